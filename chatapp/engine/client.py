@@ -1,0 +1,393 @@
+"""The app side of the model process: start it, talk to it, watch it, restart it.
+
+No Qt here: the CLI and tests use the blocking methods; the GUI's service passes `on_event` and
+turns events into signals.  Whatever happens to the model process (llama.cpp `abort()`, a
+segfault, the OOM killer, `kill -9`), the caller gets an error event with code "crashed" naming
+the cause, and a fresh process is started for the next command.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import chatapp
+from chatapp.core.sampling import SamplingSettings
+from chatapp.engine import protocol
+
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+class EngineError(Exception):
+    """The model process answered with an error, or died.
+
+    Attributes:
+        code: the protocol's error code ("preflight", "load", "crashed", ...).
+        message: one line for the user.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        """Keep the code apart from the message."""
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class EngineClient:
+    """Owns one model process at a time.
+
+    Attributes:
+        versions: versions reported by the running model process (chatapp, llama.cpp ...).
+        restarts: how many times a dead model process was replaced.
+        last_crash: the message of the last crash, if any.
+    """
+
+    def __init__(
+        self,
+        *,
+        on_event: EventCallback | None = None,
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        restart: bool = True,
+    ) -> None:
+        """`on_event` sees every event (from the reader thread); `log_path` gets its stderr."""
+        self._on_event = on_event
+        self._log_path = log_path
+        self._env = env
+        self._restart = restart
+        self._send_lock = threading.Lock()
+        self._pending: dict[str, queue.Queue[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ready = threading.Event()
+        self._closing = False
+        self._stderr_tail: collections.deque[str] = collections.deque(maxlen=200)
+        self.versions: dict[str, str] = {}
+        self.restarts = 0
+        self.last_crash: str | None = None
+
+    # -- process lifetime ---------------------------------------------------------------------
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the model process (if not running) and wait until it is ready."""
+        if self.alive:
+            return
+        self._closing = False
+        self._spawn()
+        self._wait_ready(timeout)
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        proc = self._proc
+        while not self._ready.wait(0.05):
+            if proc is None or proc.poll() is not None:
+                code = proc.wait() if proc is not None else -1
+                time.sleep(0.1)  # let the stderr reader catch the last words
+                raise EngineError("crashed", "the model process could not start: "
+                                  + describe_exit(code, list(self._stderr_tail)))
+            if time.monotonic() > deadline:
+                raise EngineError(
+                    "timeout", f"the model process did not start within {timeout:.0f} s"
+                )
+
+    @property
+    def alive(self) -> bool:
+        """True while a model process is running."""
+        return self._proc is not None and self._proc.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The model process's pid (None when not running)."""
+        return self._proc.pid if self.alive and self._proc else None
+
+    def _spawn(self) -> None:
+        env = dict(os.environ if self._env is None else self._env)
+        # llama.cpp's OpenMP threads spin while waiting; with a busy GUI core that collapses
+        # throughput (engine.md).  Passive waiting keeps the machine responsive.
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        package_root = str(Path(chatapp.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_root, env.get("PYTHONPATH", "")) if p
+        )
+        self._ready.clear()
+        self._stderr_tail.clear()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chatapp.engine.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=env, bufsize=0,
+        )
+        self._proc = proc
+        err_thread = threading.Thread(
+            target=self._read_stderr, args=(proc,), name="engine-stderr", daemon=True
+        )
+        err_thread.start()
+        threading.Thread(
+            target=self._read_events, args=(proc, err_thread), name="engine-events", daemon=True
+        ).start()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop the model process (politely, then by force)."""
+        self._closing = True
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            self._write(proc, {"op": "shutdown", "id": "shutdown"})
+            proc.stdin.close() if proc.stdin else None
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    close = shutdown
+
+    def __enter__(self) -> EngineClient:
+        """Start on entering a `with` block."""
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Shut down on leaving it."""
+        self.shutdown()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def _read_stderr(self, proc: subprocess.Popen[bytes]) -> None:
+        log: IO[str] | None = None
+        if self._log_path is not None:
+            try:
+                self._log_path.parent.mkdir(parents=True, exist_ok=True)
+                log = open(self._log_path, "a", encoding="utf-8")  # noqa: SIM115
+            except OSError:
+                log = None
+        assert proc.stderr is not None
+        try:
+            for raw in proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip()
+                self._stderr_tail.append(line)
+                if log is not None:
+                    log.write(line + "\n")
+                    log.flush()
+        finally:
+            if log is not None:
+                log.close()
+
+    def _read_events(self, proc: subprocess.Popen[bytes], err_thread: threading.Thread) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            try:
+                event = protocol.decode(line, protocol.EVENTS, "type")
+            except protocol.ProtocolError as exc:
+                self._stderr_tail.append(f"[chatapp] bad line from the model process: {exc}")
+                continue
+            if event["type"] == "ready":
+                self.versions = dict(event.get("versions") or {})
+                self._ready.set()
+            self._route(event)
+        # End of the channel: the process has exited (or is about to).
+        try:
+            code = proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+        err_thread.join(timeout=2)
+        if self._closing or proc is not self._proc:
+            return
+        was_ready = self._ready.is_set()
+        message = describe_exit(code, list(self._stderr_tail))
+        self.last_crash = message
+        for req_id in list(self._pending):
+            self._route(protocol.error(req_id, "crashed", message))
+        if not self._pending:
+            self._route(protocol.error(None, "crashed", message))
+        # A process that never became ready would fail again: no restart loop; start() says why.
+        if self._restart and was_ready:
+            self.restarts += 1
+            self._spawn()
+
+    def _route(self, event: dict[str, Any]) -> None:
+        req_id = event.get("id")
+        target = self._pending.get(req_id) if isinstance(req_id, str) else None
+        if target is not None:
+            target.put(event)
+        if self._on_event is not None:
+            self._on_event(event)
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def _write(self, proc: subprocess.Popen[bytes], message: dict[str, Any]) -> None:
+        assert proc.stdin is not None
+        with self._send_lock:
+            proc.stdin.write(protocol.encode(message))
+            proc.stdin.flush()
+
+    def send(self, op: str, **fields: Any) -> str:
+        """Send a command without waiting; returns its id (its events reach `on_event`)."""
+        if not self.alive:
+            self.start()
+        req_id = f"r{next(self._ids)}"
+        self._send_as(req_id, op, **fields)
+        return req_id
+
+    def _call(self, op: str, expect: str, timeout: float | None, **fields: Any) -> dict[str, Any]:
+        box: queue.Queue[dict[str, Any]] = queue.Queue()
+        req_id = self._register(box)
+        try:
+            self._send_as(req_id, op, **fields)
+            event = self._next(box, timeout, op)
+            if event["type"] == "error":
+                raise EngineError(str(event["code"]), str(event["message"]))
+            if event["type"] != expect:
+                raise EngineError("internal", f"unexpected answer to {op}: {event['type']}")
+            return event
+        finally:
+            self._pending.pop(req_id, None)
+
+    def _register(self, box: queue.Queue[dict[str, Any]]) -> str:
+        if not self.alive:
+            self.start()
+        req_id = f"r{next(self._ids)}"
+        self._pending[req_id] = box
+        return req_id
+
+    def _send_as(self, req_id: str, op: str, **fields: Any) -> None:
+        assert self._proc is not None
+        # If the process is gone, the reader sees its end and posts a "crashed" event.
+        with contextlib.suppress(OSError):
+            self._write(self._proc, {"op": op, "id": req_id, **fields})
+
+    @staticmethod
+    def _next(box: queue.Queue[dict[str, Any]], timeout: float | None, op: str) -> dict[str, Any]:
+        try:
+            return box.get(timeout=timeout)
+        except queue.Empty:
+            raise EngineError("timeout", f"no answer to {op} within {timeout:.0f} s") from None
+
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        n_threads_batch: int | None = None,
+        n_gpu_layers: int = 0,
+        flash_attn: bool = False,
+        timeout: float | None = 600.0,
+    ) -> dict[str, Any]:
+        """Load a model (replacing any loaded one); returns the `loaded` event."""
+        return self._call(
+            "load", "loaded", timeout, path=os.fspath(path), n_ctx=n_ctx, n_threads=n_threads,
+            n_threads_batch=n_threads_batch, n_gpu_layers=n_gpu_layers, flash_attn=flash_attn,
+        )
+
+    def unload(self, timeout: float | None = 60.0) -> dict[str, Any]:
+        """Free the model; returns the `unloaded` event."""
+        return self._call("unload", "unloaded", timeout)
+
+    def status(self, timeout: float | None = 10.0) -> dict[str, Any]:
+        """The model process's state, model, threads, memory and versions."""
+        return self._call("status", "status", timeout)
+
+    def cancel(self, req_id: str | None = None) -> None:
+        """Stop the running generation (or the one with this id) within one token."""
+        if self.alive and self._proc is not None:
+            msg: dict[str, Any] = {"op": "cancel"} | ({"id": req_id} if req_id else {})
+            with contextlib.suppress(OSError):
+                self._write(self._proc, msg)
+
+    def generate(
+        self,
+        messages: Sequence[dict[str, Any]],
+        sampling: SamplingSettings | None = None,
+        *,
+        records: bool = True,
+        top_n: int = 20,
+        timeout: float | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Stream a reply: token events, then the `done` event.  Raises EngineError.
+
+        Leaving the iteration early cancels the generation.
+        """
+        sampling = sampling or SamplingSettings()
+        box: queue.Queue[dict[str, Any]] = queue.Queue()
+        req_id = self._register(box)
+        finished = False
+        try:
+            self._send_as(
+                req_id, "generate", messages=list(messages), sampling=sampling.to_dict(),
+                records=records, top_n=top_n,
+            )
+            while True:
+                event = self._next(box, timeout, "generate")
+                kind = event["type"]
+                if kind == "error":
+                    finished = True
+                    raise EngineError(str(event["code"]), str(event["message"]))
+                if kind == "done":
+                    finished = True
+                    yield event
+                    return
+                yield event
+        finally:
+            if not finished:
+                self.cancel(req_id)
+                _drain(box, 10.0)
+            self._pending.pop(req_id, None)
+
+
+def _drain(box: queue.Queue[dict[str, Any]], timeout: float) -> None:
+    """Wait for a cancelled generation to end, so the next command finds the process idle."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            if box.get(timeout=left)["type"] in ("done", "error"):
+                return
+        except queue.Empty:
+            return
+
+
+def describe_exit(code: int, stderr_tail: list[str]) -> str:
+    """One sentence on why the model process ended, with llama.cpp's last words if any."""
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        reasons = {
+            "SIGABRT": "aborted (llama.cpp stopped on a failed check)",
+            "SIGKILL": "was killed (SIGKILL): out of memory, or ended by another program",
+            "SIGSEGV": "crashed with a segmentation fault",
+            "SIGBUS": "crashed on a bus error (is the model file truncated or on a lost drive?)",
+            "SIGTERM": "was terminated (SIGTERM)",
+        }
+        what = f"the model process {reasons.get(name, f'ended by {name}')} [{name}]"
+    elif code == 0:
+        what = "the model process exited unexpectedly"
+    else:
+        what = f"the model process exited with code {code}"
+    clues = [ln.strip() for ln in stderr_tail if _is_clue(ln)]
+    if clues:
+        what += ": " + " | ".join(clues[-3:])[:600]
+    return what
+
+
+def _is_clue(line: str) -> bool:
+    lowered = line.lower()
+    return any(
+        key in lowered
+        for key in ("ggml_assert", "error", "failed", "abort", "out of memory", "fatal")
+    ) and "chatapp" not in lowered

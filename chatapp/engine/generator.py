@@ -1,0 +1,355 @@
+"""The token loop: prompt → KV cache → sample with observed stages → stream events.
+
+Runs inside the model process, on the thread that owns the LoadedModel.
+"""
+
+from __future__ import annotations
+
+import codecs
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from chatapp.core.sampling import STAGES, SamplingSettings
+from chatapp.engine.probes import ProbeSet, StageSnapshot
+from chatapp.engine.runtime import LoadedModel
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class GenerationError(Exception):
+    """Generation could not start or continue; str() names the cause."""
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """One reply to generate.
+
+    Attributes:
+        messages: the conversation, [{"role": ..., "content": ...}, ...].
+        sampling: sampler settings.
+        records: send per-token stage records (the panel's data).
+        top_n: candidates kept per stage in the records.
+    """
+
+    messages: Sequence[dict[str, Any]]
+    sampling: SamplingSettings
+    records: bool = True
+    top_n: int = 20
+
+
+class SamplerChain:
+    """llama.cpp's sampler chain for one generation, with probes between stages when recording.
+
+    Attributes:
+        seed: the seed of the draw (chosen at random when the settings leave it open).
+        stage_names: names of the stages the probes observe, in order.
+    """
+
+    def __init__(self, model: LoadedModel, s: SamplingSettings, probes: ProbeSet | None) -> None:
+        """Build penalties → top-k → top-p → min-p → temperature → draw (greedy at T=0)."""
+        self.seed = s.seed if s.seed is not None else random.SystemRandom().randrange(2**32 - 1)
+        params = llama_cpp.llama_sampler_chain_default_params()
+        params.no_perf = True
+        self.ptr: Any = llama_cpp.llama_sampler_chain_init(params)
+        self.stage_names: list[str] = []
+        self.greedy = s.greedy
+        penalties_on = s.penalty_last_n != 0 and (
+            s.repeat_penalty != 1.0 or s.frequency_penalty != 0.0 or s.presence_penalty != 0.0
+        )
+        self.penalties_on = penalties_on
+        steps: list[tuple[str, Any, bool]] = []  # (stage, sampler or None when off, transforms)
+        last_n = model.n_ctx if s.penalty_last_n == -1 else s.penalty_last_n
+        steps.append((
+            "penalties",
+            llama_cpp.llama_sampler_init_penalties(
+                model.n_vocab, last_n, s.repeat_penalty, s.frequency_penalty, s.presence_penalty
+            ) if penalties_on else None,
+            True,
+        ))
+        if not s.greedy:
+            steps += [
+                ("top_k", llama_cpp.llama_sampler_init_top_k(s.top_k) if s.top_k > 0 else None,
+                 False),
+                ("top_p", llama_cpp.llama_sampler_init_top_p(s.top_p, 1) if s.top_p < 1 else None,
+                 False),
+                ("min_p", llama_cpp.llama_sampler_init_min_p(s.min_p, 1) if s.min_p > 0 else None,
+                 False),
+                ("temperature", llama_cpp.llama_sampler_init_temp(s.temperature)
+                 if s.temperature != 1.0 else None, True),
+            ]
+        active = [(name, smp, tr) for name, smp, tr in steps if smp is not None]
+        if probes is not None:
+            self._add(probes.make("raw", transforms=True, last=not active))
+            self.stage_names.append("raw")
+        for i, (name, smp, transforms) in enumerate(active):
+            self._add(smp)
+            if probes is not None:
+                self._add(probes.make(name, transforms=transforms, last=i == len(active) - 1))
+                self.stage_names.append(name)
+        self._add(
+            llama_cpp.llama_sampler_init_greedy() if s.greedy
+            else llama_cpp.llama_sampler_init_dist(self.seed)
+        )
+
+    def _add(self, sampler: Any) -> None:
+        llama_cpp.llama_sampler_chain_add(self.ptr, sampler)
+
+    def accept(self, token: int) -> None:
+        """Feed a token the model did not draw (the prompt) to the penalties' history."""
+        llama_cpp.llama_sampler_accept(self.ptr, token)
+
+    def sample(self, ctx: Any) -> int:
+        """Draw the next token from the last decoded logits (and accept it)."""
+        return int(llama_cpp.llama_sampler_sample(self.ptr, ctx, -1))
+
+    def free(self) -> None:
+        """Free the chain and every sampler in it (probes included)."""
+        if self.ptr is not None:
+            llama_cpp.llama_sampler_free(self.ptr)
+            self.ptr = None
+
+
+class TextStream:
+    """Bytes of token pieces → text that is safe to show: whole UTF-8 characters, stop strings cut.
+
+    Text that could be the start of a stop string is held back until it is clear.
+    """
+
+    def __init__(self, stop: Sequence[str]) -> None:
+        """`stop`: strings that end the reply; they are not shown."""
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stop = [s for s in stop if s]
+        self._longest = max((len(s) for s in self._stop), default=0)
+        self.text = ""  # all decoded text
+        self.shown = 0  # how much of it has been emitted
+        self.stopped = False
+
+    def feed(self, data: bytes) -> str:
+        """Add a token's bytes; return the newly showable text."""
+        self.text += self._decoder.decode(data)
+        return self._release(final=False)
+
+    def finish(self) -> str:
+        """End of reply: flush what was held back (an incomplete character becomes U+FFFD)."""
+        self.text += self._decoder.decode(b"", final=True)
+        return self._release(final=True)
+
+    def _release(self, final: bool) -> str:
+        if self._stop and not self.stopped:
+            start = max(0, self.shown - self._longest)
+            cut = min((i for i in (self.text.find(s, start) for s in self._stop) if i >= 0),
+                      default=-1)
+            if cut >= 0:
+                self.stopped = True
+                self.text = self.text[:cut]
+        end = len(self.text)
+        if self._stop and not final and not self.stopped:
+            end -= _partial_stop_suffix(self.text, self._stop, self._longest)
+        end = max(end, self.shown)
+        delta = self.text[self.shown:end]
+        self.shown = end
+        return delta
+
+
+def _partial_stop_suffix(text: str, stops: Sequence[str], longest: int) -> int:
+    """Length of the longest suffix of `text` that is a proper prefix of a stop string."""
+    for k in range(min(longest - 1, len(text)), 0, -1):
+        tail = text[-k:]
+        if any(s.startswith(tail) for s in stops):
+            return k
+    return 0
+
+
+def _round(values: Any) -> list[float]:
+    return [round(v, 6) for v in values.tolist()]
+
+
+class Generator:
+    """Runs GenerateRequests on a LoadedModel and streams token events through `emit`."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        """Bind to the model (owned by the calling thread)."""
+        self.model = model
+        self._texts: dict[int, str] = {}
+
+    def _text(self, token: int) -> str:
+        text = self._texts.get(token)
+        if text is None:
+            text = self._texts[token] = self.model.piece_text(token)
+        return text
+
+    def run(
+        self, req_id: str, req: GenerateRequest, cancel: threading.Event, emit: Emit
+    ) -> dict[str, Any]:
+        """Generate one reply; returns the summary (also the body of the `done` event)."""
+        t0 = time.perf_counter()
+        model = self.model
+        prompt = model.template.render(req.messages)
+        tokens = model.tokenize(prompt)
+        if len(tokens) >= model.n_ctx:
+            raise GenerationError(
+                f"the conversation is {len(tokens)} tokens long but the context holds "
+                f"{model.n_ctx}; shorten it or load the model with a larger context"
+            )
+        reused = self._prefill(tokens, cancel)
+        t_prompt = time.perf_counter()
+
+        probes = ProbeSet(req.top_n) if req.records else None
+        chain = SamplerChain(model, req.sampling, probes)
+        try:
+            if chain.penalties_on:
+                # Like llama.cpp's server, the penalties also see the prompt's last tokens.
+                last_n = req.sampling.penalty_last_n
+                for tok in tokens[-last_n:] if last_n > 0 else tokens:
+                    chain.accept(tok)
+            summary = self._loop(req_id, req, chain, probes, cancel, emit, t0, len(tokens))
+        finally:
+            chain.free()
+        t_end = time.perf_counter()
+        n_gen = summary["generated_tokens"]
+        ttft = summary.pop("_t_first", t_end) - t0
+        prompt_s = t_prompt - t0
+        summary.update(
+            prompt_tokens=len(tokens),
+            cached_prompt_tokens=reused,
+            time_to_first_token_ms=round(ttft * 1000, 2),
+            prompt_ms=round(prompt_s * 1000, 2),
+            prompt_tokens_per_s=round((len(tokens) - reused) / prompt_s, 2) if prompt_s else 0.0,
+            total_ms=round((t_end - t0) * 1000, 2),
+            tokens_per_s=round((n_gen - 1) / (t_end - t0 - ttft), 2)
+            if n_gen > 1 and t_end - t0 > ttft else 0.0,
+            seed=chain.seed,
+            sampling=req.sampling.to_dict() | {"seed": chain.seed},
+        )
+        return summary
+
+    def _prefill(self, tokens: list[int], cancel: threading.Event) -> int:
+        """Decode the prompt, reusing the KV cache's common prefix; returns tokens reused."""
+        model = self.model
+        cached = model.cached_tokens
+        keep = 0
+        limit = min(len(cached), len(tokens) - 1)  # always decode >= 1 token: we need its logits
+        while keep < limit and cached[keep] == tokens[keep]:
+            keep += 1
+        llama_cpp.llama_memory_seq_rm(model.memory, 0, keep, -1)
+        model.cached_tokens = tokens[:keep]
+        # The last prompt token is decoded on its own: a batched decode gives logits that differ
+        # from a single-token decode (by up to 0.4 here, Q4_1 on CPU), so without this a
+        # regenerate that reuses the cache would not reproduce a fresh run with the same seed.
+        n_batch = model.settings.n_batch
+        body = len(tokens) - 1
+        chunks = [tokens[i:min(i + n_batch, body)] for i in range(keep, body, n_batch)]
+        for chunk in [*chunks, tokens[-1:]]:
+            if cancel.is_set():
+                break
+            self._decode(chunk)
+            model.cached_tokens.extend(chunk)
+        return keep
+
+    def _decode(self, chunk: list[int]) -> None:
+        arr = (llama_cpp.llama_token * len(chunk))(*chunk)
+        batch = llama_cpp.llama_batch_get_one(arr, len(chunk))
+        rc = llama_cpp.llama_decode(self.model.ctx_ptr, batch)
+        if rc == 1:
+            raise GenerationError("the context is full (no room left in the KV cache)")
+        if rc != 0:
+            raise GenerationError(f"llama_decode failed with code {rc}")
+
+    def _loop(
+        self,
+        req_id: str,
+        req: GenerateRequest,
+        chain: SamplerChain,
+        probes: ProbeSet | None,
+        cancel: threading.Event,
+        emit: Emit,
+        t0: float,
+        n_prompt: int,
+    ) -> dict[str, Any]:
+        model = self.model
+        stream = TextStream(req.sampling.stop)
+        finish = "length"
+        n_gen = 0
+        t_first: float | None = None
+        ctx = model.ctx_ptr
+        while n_gen < req.sampling.max_tokens:
+            if cancel.is_set():
+                finish = "cancelled"
+                break
+            t_s = time.perf_counter()
+            token = chain.sample(ctx)
+            t_sampled = time.perf_counter()
+            if model.is_eog(token):
+                finish = "stop"
+                break
+            n_gen += 1
+            delta = stream.feed(model.piece(token))
+            event: dict[str, Any] = {
+                "type": "token", "id": req_id, "i": n_gen - 1, "token": token,
+                "piece": self._text(token), "text": delta,
+                "t_ms": round((t_sampled - t0) * 1000, 3),
+                "sample_ms": round((t_sampled - t_s) * 1000, 3),
+            }
+            if probes is not None:
+                event.update(self._records(probes.take(), chain, token))
+            if t_first is None:
+                t_first = time.perf_counter()
+            emit(event)
+            if stream.stopped:
+                finish = "stop_string"
+                break
+            if len(model.cached_tokens) + 1 >= model.n_ctx:
+                finish = "context_full"
+                break
+            if cancel.is_set():
+                finish = "cancelled"
+                break
+            self._decode([token])
+            model.cached_tokens.append(token)
+        tail = stream.finish()
+        return {
+            "generated_tokens": n_gen,
+            "finish_reason": finish,
+            "text": stream.text,
+            "tail": tail,
+            "_t_first": t_first if t_first is not None else time.perf_counter(),
+        }
+
+    def _records(
+        self, seen: list[StageSnapshot], chain: SamplerChain, token: int
+    ) -> dict[str, Any]:
+        """Stage records for the panel: every stage in STAGES order, off stages repeated."""
+        by_name = dict(zip(chain.stage_names, seen, strict=False))
+        stages: list[dict[str, Any]] = []
+        prev: StageSnapshot | None = None
+        for name in STAGES:
+            snap = by_name.get(name)
+            if snap is None and chain.greedy and name == "temperature" and prev is not None:
+                # Temperature 0: only the arg-max survives, with probability 1.
+                snap = StageSnapshot(name, 1, prev.ids[:1], np.ones(1, np.float32))
+            active = snap is not None
+            snap = snap or prev
+            if snap is None:
+                continue
+            stages.append({
+                "name": name, "active": active, "survivors": snap.survivors,
+                "top": [[int(t), self._text(int(t)), p]
+                        for t, p in zip(snap.ids.tolist(), _round(snap.probs), strict=True)],
+            })
+            prev = snap
+        last = by_name.get(chain.stage_names[-1]) if chain.stage_names else None
+        rank, p = last.rank_of(token) if last is not None else (-1, 0.0)
+        if chain.greedy:
+            rank, p = 0, 1.0
+        raw_rank, raw_p = seen[0].rank_of(token) if seen else (-1, 0.0)
+        return {
+            "stages": stages, "chosen_rank": rank, "chosen_p": round(p, 6),
+            "raw_rank": raw_rank, "raw_p": round(raw_p, 6),
+        }

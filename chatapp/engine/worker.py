@@ -1,0 +1,260 @@
+"""The model process: `python -m chatapp.engine.worker`.
+
+Reads commands from stdin and writes events to stdout (see chatapp.engine.protocol).  The main
+thread reads commands, so `cancel` and `status` are answered while a reply is generating; one
+engine thread owns the model and runs load / generate / unload in order.  When stdin closes (the
+app is gone) the process exits.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO
+
+from chatapp.engine import protocol
+
+
+class Worker:
+    """State and command handling of the model process.
+
+    Attributes:
+        state: "idle", "loading", "ready" or "generating".
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        """`out` is the protocol channel (the original stdout)."""
+        self._out = out
+        self._out_lock = threading.Lock()
+        self._jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        # One cancel flag per queued or running generation, so an early cancel is not lost.
+        self._cancels: dict[str, threading.Event] = {}
+        self.state = "idle"
+        self._model: Any = None  # LoadedModel, owned by the engine thread
+        self._model_info: dict[str, Any] | None = None
+        self._engine = threading.Thread(target=self._engine_loop, name="engine", daemon=True)
+
+    def emit(self, message: dict[str, Any]) -> None:
+        """Send one event (thread-safe)."""
+        line = protocol.encode(message)
+        with self._out_lock:
+            self._out.write(line)
+            self._out.flush()
+
+    def serve(self, stdin: BinaryIO) -> None:
+        """Run until `shutdown` or the end of stdin."""
+        from chatapp.engine.versions import engine_versions
+
+        self._engine.start()
+        self.emit({"type": "ready", "pid": os.getpid(), "versions": engine_versions()})
+        for line in stdin:
+            if not line.strip():
+                continue
+            try:
+                cmd = protocol.decode(line, protocol.OPS, "op")
+            except protocol.ProtocolError as exc:
+                self.emit(protocol.error(None, "bad_request", str(exc)))
+                continue
+            if not self._dispatch(cmd):
+                break
+        self._cancel_all()
+        self._jobs.put(None)
+        self._engine.join(timeout=10)
+
+    def _dispatch(self, cmd: dict[str, Any]) -> bool:
+        """Handle one command on the reading thread; False means stop serving."""
+        op, req_id = cmd["op"], str(cmd.get("id", ""))
+        if op == "shutdown":
+            return False
+        if op == "status":
+            self.emit(self._status(req_id))
+        elif op == "cancel":
+            for key, flag in list(self._cancels.items()):
+                if cmd.get("id") in (None, key):
+                    flag.set()
+        elif op == "generate" and self._cancels:
+            self.emit(protocol.error(req_id, "busy", "a reply is already being generated"))
+        else:
+            if op == "generate":
+                self._cancels[req_id] = threading.Event()
+            else:
+                self._cancel_all()  # switching or unloading the model stops the reply
+            self._jobs.put(cmd)
+        return True
+
+    def _cancel_all(self) -> None:
+        for flag in list(self._cancels.values()):
+            flag.set()
+
+    def _status(self, req_id: str) -> dict[str, Any]:
+        from chatapp.engine.versions import engine_versions
+
+        return {
+            "type": "status", "id": req_id, "state": self.state, "model": self._model_info,
+            "pid": os.getpid(), "rss_bytes": rss_bytes(), "versions": engine_versions(),
+        }
+
+    def _engine_loop(self) -> None:
+        try:
+            self._run_jobs()
+        except BaseException:
+            # Nothing may leave the app waiting on a dead thread: die loudly instead, and the
+            # app reports the crash with this traceback's last line.
+            traceback.print_exc()
+            sys.stderr.flush()
+            os._exit(70)
+
+    def _run_jobs(self) -> None:
+        from chatapp.engine.runtime import install_log_handler
+
+        install_log_handler()
+        while (cmd := self._jobs.get()) is not None:
+            req_id = str(cmd.get("id", ""))
+            try:
+                getattr(self, f"_do_{cmd['op']}")(req_id, cmd)
+            except Exception as exc:  # report, never die silently
+                self.emit(protocol.error(req_id, "internal", f"{type(exc).__name__}: {exc}"))
+            finally:
+                self.state = "ready" if self._model is not None else "idle"
+                if cmd["op"] == "generate":
+                    self._cancels.pop(req_id, None)
+        self._unload()
+
+    def _do_load(self, req_id: str, cmd: dict[str, Any]) -> None:
+        from chatapp.engine.gguf_preflight import GGUFPreflightError
+        from chatapp.engine.hashing import sha256_file
+        from chatapp.engine.runtime import LoadedModel, LoadError, LoadSettings
+        from chatapp.paths import cache_dir
+
+        self._unload()
+        self.state = "loading"
+        t0 = time.perf_counter()
+        try:
+            settings = LoadSettings(
+                path=str(cmd["path"]), n_ctx=int(cmd.get("n_ctx", 4096)),
+                n_threads=_opt_int(cmd.get("n_threads")),
+                n_threads_batch=_opt_int(cmd.get("n_threads_batch")),
+                n_gpu_layers=int(cmd.get("n_gpu_layers", 0)),
+                flash_attn=bool(cmd.get("flash_attn", False)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            self.emit(protocol.error(req_id, "bad_request", f"bad load settings: {exc}"))
+            return
+        with ThreadPoolExecutor(1) as pool:
+            # Hash while llama.cpp loads: both mostly wait on the disk, and a cached hash is free.
+            digest = pool.submit(sha256_file, settings.path, cache_dir() / "sha256.json")
+            try:
+                model = LoadedModel(settings)
+            except GGUFPreflightError as exc:
+                self.emit(protocol.error(req_id, "preflight", f"not a usable model file: {exc}"))
+                return
+            except LoadError as exc:
+                self.emit(protocol.error(req_id, "load", f"llama.cpp could not load it: {exc}"))
+                return
+            except Exception as exc:
+                self.emit(protocol.error(req_id, "load", f"{type(exc).__name__}: {exc}"))
+                return
+            try:
+                sha256 = digest.result()
+            except OSError as exc:
+                sha256 = f"unavailable ({exc})"
+        self._model = model
+        self._model_info = model.describe() | {"sha256": sha256}
+        self.emit({
+            "type": "loaded", "id": req_id, "model": self._model_info, "sha256": sha256,
+            "load_ms": round((time.perf_counter() - t0) * 1000, 1),
+        })
+
+    def _do_generate(self, req_id: str, cmd: dict[str, Any]) -> None:
+        from chatapp.core.sampling import SamplingSettings
+        from chatapp.engine.chat_template import TemplateError
+        from chatapp.engine.generator import GenerateRequest, GenerationError, Generator
+
+        if self._model is None:
+            self.emit(protocol.error(req_id, "not_loaded", "no model is loaded"))
+            return
+        try:
+            messages = cmd["messages"]
+            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+                raise ValueError("messages must be a list of {role, content} objects")
+            req = GenerateRequest(
+                messages=messages,
+                sampling=SamplingSettings.from_dict(dict(cmd.get("sampling") or {})),
+                records=bool(cmd.get("records", True)),
+                top_n=max(1, min(int(cmd.get("top_n", 20)), 1000)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            self.emit(protocol.error(req_id, "bad_request", str(exc)))
+            return
+        self.state = "generating"
+        cancel = self._cancels.get(req_id) or threading.Event()
+        try:
+            summary = Generator(self._model).run(req_id, req, cancel, self.emit)
+        except TemplateError as exc:
+            self.emit(protocol.error(req_id, "template", f"chat template: {exc}"))
+            return
+        except GenerationError as exc:
+            self.emit(protocol.error(req_id, "generation", str(exc)))
+            return
+        from chatapp.engine.versions import engine_versions
+
+        self.emit({
+            "type": "done", "id": req_id, **summary,
+            "model_sha256": (self._model_info or {}).get("sha256"),
+            "model_path": self._model.settings.path,
+            "n_ctx": self._model.n_ctx, "n_threads": self._model.threads.n_threads,
+            "n_threads_batch": self._model.threads.n_threads_batch,
+            "n_gpu_layers": self._model.settings.n_gpu_layers,
+            "versions": engine_versions(),
+        })
+
+    def _do_unload(self, req_id: str, _cmd: dict[str, Any]) -> None:
+        self._unload()
+        self.emit({"type": "unloaded", "id": req_id, "rss_bytes": rss_bytes()})
+
+    def _unload(self) -> None:
+        if self._model is not None:
+            model, self._model, self._model_info = self._model, None, None
+            model.close()
+        self.state = "idle"
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process (0 where it cannot be read)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def main() -> None:
+    """Entry point of the model process."""
+    # The app owns cancellation; Ctrl+C in a terminal reaches the whole process group.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Keep the protocol channel for ourselves: anything C code prints to stdout goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    faulthandler.enable(sys.stderr)  # a segfault leaves a Python stack in the app's log
+    # Import the whole engine now: a broken installation fails before `ready`, with its reason.
+    import chatapp.engine.generator
+    import chatapp.engine.runtime  # noqa: F401
+
+    Worker(out).serve(sys.stdin.buffer)
+    out.close()
+
+
+if __name__ == "__main__":
+    main()

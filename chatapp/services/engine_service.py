@@ -1,0 +1,58 @@
+"""The model process as seen by the GUI: commands in, Qt signals out.
+
+Events arrive on the client's reader thread; a queued signal carries each one (a plain dict) to
+the GUI thread.  Commands are sent without blocking the GUI.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from chatapp.core.sampling import SamplingSettings
+from chatapp.engine.client import EngineClient
+
+
+class EngineService(QObject):
+    """Owns the EngineClient for the GUI.
+
+    Signals:
+        sig_event(dict): every event from the model process, on the GUI thread.
+    """
+
+    sig_event = Signal(dict)
+    _sig_from_reader = Signal(dict)
+
+    def __init__(self, log_path: Path | None = None, parent: QObject | None = None) -> None:
+        """Create the client; the model process starts on `start()`."""
+        super().__init__(parent)
+        self._sig_from_reader.connect(self._relay, Qt.ConnectionType.QueuedConnection)
+        self.client = EngineClient(on_event=self._sig_from_reader.emit, log_path=log_path)
+
+    @Slot(dict)
+    def _relay(self, event: dict[str, Any]) -> None:
+        self.sig_event.emit(event)
+
+    def start(self) -> None:
+        """Start the model process (returns once it is ready, ~0.3 s)."""
+        self.client.start()
+
+    def load(self, path: Path, **settings: Any) -> str:
+        """Ask for a model load; returns the request id that the `loaded`/`error` event carries."""
+        return self.client.send("load", path=str(path), **settings)
+
+    def generate(self, messages: list[dict[str, str]], sampling: SamplingSettings) -> str:
+        """Ask for a reply; returns the request id of its token/done/error events."""
+        return self.client.send(
+            "generate", messages=messages, sampling=sampling.to_dict(), records=True, top_n=20
+        )
+
+    def cancel(self, req_id: str | None = None) -> None:
+        """Stop the reply within one token."""
+        self.client.cancel(req_id)
+
+    def shutdown(self) -> None:
+        """Stop the model process."""
+        self.client.shutdown()

@@ -14,9 +14,10 @@ import json
 import multiprocessing
 import os
 import statistics
+import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ class Run:
     ttft_ms: float
     gen_tokens: int
     gen_tok_s: float
+    cached_tokens: int = 0  # prompt tokens the app's KV cache already held
 
 
 def messages(rep: int) -> list[dict[str, str]]:
@@ -60,9 +62,10 @@ class RawLoop:
 
         from chatapp.engine.chat_template import ChatTemplate
         from chatapp.engine.gguf_preflight import inspect_gguf
+        from chatapp.engine.runtime import install_log_handler
 
         self.llama_cpp = llama_cpp
-        llama_cpp.llama_log_set(_quiet, None)
+        install_log_handler()  # warnings and errors only, as in the model process
         mp = llama_cpp.llama_model_default_params()
         self.model = internals.LlamaModel(path_model=str(model), params=mp, verbose=True)
         cp = llama_cpp.llama_context_default_params()
@@ -107,10 +110,6 @@ class RawLoop:
         self.model.close()
 
 
-def _quiet(_level: int, _text: bytes, _user: Any) -> None:
-    pass
-
-
 def _summarise(n_prompt: int, t0: float, t_prompt: float, times: list[float]) -> Run:
     n = len(times)
     return Run(
@@ -137,7 +136,9 @@ def app_run(
             done = event
     n_prompt = int(done["prompt_tokens"])
     t_prompt = t0 + float(done["prompt_ms"]) / 1000
-    return _summarise(n_prompt, t0, t_prompt, times)
+    run = _summarise(n_prompt, t0, t_prompt, times)
+    run.cached_tokens = int(done["cached_prompt_tokens"])
+    return run
 
 
 def median(runs: list[Run], field: str) -> float:
@@ -150,6 +151,30 @@ def busy_core(stop: Any) -> None:
     while not stop.is_set():
         for _ in range(100_000):
             x += 1
+
+
+def raw_in_subprocess(
+    model: Path, n_ctx: int, n_threads: int, n_batch: int, extra_env: dict[str, str],
+    rep: int, tokens: int,
+) -> Run:
+    """One raw-loop run in a fresh process (OpenMP reads its environment once, at start)."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"} | extra_env
+    out = subprocess.run(
+        [sys.executable, __file__, "--raw-once", str(model), str(n_ctx), str(n_threads),
+         str(n_batch), str(rep), str(tokens)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    return Run(**json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def raw_once(argv: list[str]) -> int:
+    """Child mode: load, warm up, run once, print the Run as JSON."""
+    model, n_ctx, n_threads, n_batch, rep, tokens = argv
+    loop = RawLoop(Path(model), int(n_ctx), int(n_threads), int(n_batch))
+    loop.run(messages(-1), 8)
+    print(json.dumps(asdict(loop.run(messages(int(rep)), int(tokens)))))
+    loop.close()
+    return 0
 
 
 def main() -> int:
@@ -179,16 +204,16 @@ def main() -> int:
     raw.run(messages(-1), 16)  # warm-up both paths
     app_run(client, messages(-2), 16, True)
     for rep in range(args.reps):
-        msgs = messages(rep)
-        results["raw"].append(raw.run(msgs, args.tokens))
-        results["app_records_off"].append(app_run(client, msgs, args.tokens, False))
-        results["app_records_on"].append(app_run(client, msgs, args.tokens, True))
+        # Distinct conversations, so the app's prompt cache cannot help one run with another's.
+        results["raw"].append(raw.run(messages(rep), args.tokens))
+        results["app_records_off"].append(app_run(client, messages(1000 + rep), args.tokens, False))
+        results["app_records_on"].append(app_run(client, messages(2000 + rep), args.tokens, True))
     client.shutdown()
 
     base_gen = median(results["raw"], "gen_tok_s")
     base_ttft = median(results["raw"], "ttft_ms")
     print(f"{'path':<18}{'prompt tok/s':>13}{'gen tok/s':>11}{'TTFT ms':>9}"
-          f"{'gen vs raw':>12}{'TTFT - raw':>12}")
+          f"{'gen vs raw':>12}{'TTFT - raw':>12}{'prompt/cached':>15}")
     figures: dict[str, Any] = {"cores": chosen.cores}
     for name, runs in results.items():
         gen, ttft = median(runs, "gen_tok_s"), median(runs, "ttft_ms")
@@ -197,36 +222,40 @@ def main() -> int:
                          "ttft_overhead_ms": ttft - base_ttft,
                          "gen_tokens": [r.gen_tokens for r in runs]}
         print(f"{name:<18}{median(runs, 'prompt_tok_s'):>13.1f}{gen:>11.1f}{ttft:>9.1f}"
-              f"{gen / base_gen:>11.1%}{ttft - base_ttft:>+11.1f}")
+              f"{gen / base_gen:>11.1%}{ttft - base_ttft:>+11.1f}"
+              f"{runs[0].prompt_tokens:>10}/{runs[0].cached_tokens}")
 
-    # Under load: one core busy; chosen threads vs llama-cpp-python's default (raw loop).
-    print("\nwith one core kept busy by another process (raw loop):")
+    # Under load: one core busy.  Each configuration runs in its own process with its own
+    # environment: ours (chosen threads, passive OpenMP waiting, as the model process runs) and
+    # llama-cpp-python's defaults (its thread counts, the default spin-waiting OpenMP).
     raw.close()
+    print("\nwith one core kept busy by another process (raw loop, own process each):")
     stop = multiprocessing.Event()
     hog = multiprocessing.Process(target=busy_core, args=(stop,), daemon=True)
     hog.start()
+    configs = {
+        "chosen": (chosen, {"OMP_WAIT_POLICY": "PASSIVE"}),
+        "default": (default, {}),
+    }
+    loaded: dict[str, list[Run]] = {key: [] for key in configs}
     try:
-        loaded: dict[str, list[Run]] = {"chosen": [], "default": []}
-        loops = {
-            "chosen": RawLoop(args.model, args.ctx, chosen.n_threads, chosen.n_threads_batch),
-            "default": RawLoop(args.model, args.ctx, default.n_threads, default.n_threads_batch),
-        }
         for rep in range(args.reps):
-            for key, loop in loops.items():
-                loaded[key].append(loop.run(messages(100 + rep), args.tokens))
-        for loop in loops.values():
-            loop.close()
+            for key, (th, extra_env) in configs.items():
+                loaded[key].append(raw_in_subprocess(
+                    args.model, args.ctx, th.n_threads, th.n_threads_batch, extra_env,
+                    100 + rep, args.tokens))
     finally:
         stop.set()
         hog.join(5)
     ch_gen, df_gen = median(loaded["chosen"], "gen_tok_s"), median(loaded["default"], "gen_tok_s")
     ch_pp, df_pp = (median(loaded["chosen"], "prompt_tok_s"),
                     median(loaded["default"], "prompt_tok_s"))
-    for key, th in (("chosen", chosen), ("default", default)):
+    for key, (th, extra_env) in configs.items():
         runs = loaded[key]
-        print(f"  {key:<8} threads {th.n_threads}/{th.n_threads_batch}: prompt "
+        env_note = " ".join(f"{k}={v}" for k, v in extra_env.items()) or "default environment"
+        print(f"  {key:<8} threads {th.n_threads}/{th.n_threads_batch} ({env_note}): prompt "
               f"{median(runs, 'prompt_tok_s'):7.1f} tok/s, generation "
-              f"{median(runs, 'gen_tok_s'):6.1f} tok/s")
+              f"{median(runs, 'gen_tok_s'):6.1f} tok/s, TTFT {median(runs, 'ttft_ms'):6.1f} ms")
     print(f"  chosen/default: prompt {ch_pp / df_pp:.2f}x, generation {ch_gen / df_gen:.2f}x")
     figures["busy_core"] = {"chosen_gen_tok_s": ch_gen, "default_gen_tok_s": df_gen,
                             "chosen_prompt_tok_s": ch_pp, "default_prompt_tok_s": df_pp}
@@ -236,5 +265,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--raw-once":
+        sys.exit(raw_once(sys.argv[2:]))
+    # The raw baseline runs with the environment the model process gets, so that the
+    # comparison isolates the app's own overhead.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     sys.exit(main())

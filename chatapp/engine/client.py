@@ -249,6 +249,8 @@ class EngineClient:
         try:
             self._send_as(req_id, op, **fields)
             event = self._next(box, timeout, op)
+            while event["type"] == "progress":
+                event = self._next(box, timeout, op)
             if event["type"] == "error":
                 raise EngineError(str(event["code"]), str(event["message"]))
             if event["type"] != expect:
@@ -288,7 +290,10 @@ class EngineClient:
         flash_attn: bool = False,
         timeout: float | None = 600.0,
     ) -> dict[str, Any]:
-        """Load a model (replacing any loaded one); returns the `loaded` event."""
+        """Load a model (replacing any loaded one); returns the `loaded` event.
+
+        `progress` events reach `on_event` on the way.
+        """
         return self._call(
             "load", "loaded", timeout, path=os.fspath(path), n_ctx=n_ctx, n_threads=n_threads,
             n_threads_batch=n_threads_batch, n_gpu_layers=n_gpu_layers, flash_attn=flash_attn,

@@ -35,7 +35,7 @@ class StageSnapshot:
         ids: the top candidates' token ids, most likely first.
         probs: their probabilities, renormalised over the survivors (sum over all survivors = 1).
         logits: survivors' logits (a copy), kept only where the chosen token must be ranked later.
-        survivor_ids: survivors' ids matching `logits` (same condition).
+        survivor_ids: survivors' ids matching `logits`; None when `logits` is indexed by id.
     """
 
     name: str
@@ -51,12 +51,17 @@ class StageSnapshot:
         if hits.size:
             i = int(hits[0])
             return i, float(self.probs[i])
-        if self.logits is None or self.survivor_ids is None:
+        if self.logits is None:
             return -1, 0.0
-        where = np.flatnonzero(self.survivor_ids == token)
-        if not where.size:
-            return -1, 0.0
-        logit = self.logits[int(where[0])]
+        if self.survivor_ids is None:  # ids are the indices (see snapshot)
+            if not 0 <= token < self.logits.shape[0]:
+                return -1, 0.0
+            logit = self.logits[token]
+        else:
+            where = np.flatnonzero(self.survivor_ids == token)
+            if not where.size:
+                return -1, 0.0
+            logit = self.logits[int(where[0])]
         m = float(self.logits.max())
         z = float(np.exp(self.logits - m, dtype=np.float32).sum())
         rank = int(np.count_nonzero(self.logits > logit))
@@ -110,7 +115,12 @@ def snapshot(
     ids = data["id"][top].astype(np.int32)
     n = logits.shape[0]
     if keep_all:
-        return StageSnapshot(name, n, ids, probs, logits, np.array(data["id"]))
+        all_ids = data["id"]
+        # llama.cpp fills the first candidate array in token order: then ids are the indices
+        # and need no copy (a third of this stage's cost).
+        identity = n > 0 and all_ids[0] == 0 and all_ids[n - 1] == n - 1
+        survivor_ids = None if identity else np.array(all_ids)
+        return StageSnapshot(name, n, ids, probs, logits, survivor_ids)
     return StageSnapshot(name, n, ids, probs)
 
 

@@ -19,6 +19,7 @@ Commands (app → model process); `id` is chosen by the app and echoed by every 
 Events (model process → app):
 
     {"type": "ready", "pid": INT, "versions": {...}}               # once, at start
+    {"type": "progress", "id": ID, "progress": FLOAT}              # while loading, 0..1
     {"type": "loaded", "id": ID, "model": {...}, "sha256": STR, "load_ms": FLOAT}
     {"type": "token", "id": ID, "i": INT, "token": INT, "piece": STR, "text": STR,
      "t_ms": FLOAT, "sample_ms": FLOAT,
@@ -50,7 +51,9 @@ import json
 from typing import Any
 
 OPS = frozenset({"load", "generate", "cancel", "unload", "status", "shutdown"})
-EVENTS = frozenset({"ready", "loaded", "token", "done", "unloaded", "status", "error"})
+EVENTS = frozenset(
+    {"ready", "progress", "loaded", "token", "done", "unloaded", "status", "error"}
+)
 
 #: Longest line accepted from the other side (a token event with records is a few KB).
 MAX_LINE = 16 * 1024 * 1024

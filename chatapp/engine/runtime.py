@@ -11,6 +11,7 @@ import ctypes
 import gc
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,8 +88,11 @@ class LoadedModel:
         template: the sandboxed chat template (the model's, or the ChatML fallback).
     """
 
-    def __init__(self, settings: LoadSettings) -> None:
-        """Pre-flight, then load.  Raises GGUFPreflightError or LoadError."""
+    def __init__(
+        self, settings: LoadSettings, on_progress: Callable[[float], None] | None = None
+    ) -> None:
+        """Pre-flight, then load (reporting progress 0..1).  Raises GGUFPreflightError or
+        LoadError."""
         self.settings = settings
         self.info: GGUFInfo = inspect_gguf(settings.path)
         self.threads: ThreadChoice = choose_threads(settings.n_threads, settings.n_threads_batch)
@@ -99,6 +103,9 @@ class LoadedModel:
 
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = settings.n_gpu_layers
+        progress = _progress_callback(on_progress)
+        if progress is not None:
+            mparams.progress_callback = progress
         _log_tail.clear()
         try:
             model: Any = internals.LlamaModel(
@@ -218,6 +225,28 @@ class LoadedModel:
         self.cached_tokens = []
         gc.collect()
         release_free_heap()
+
+
+def _progress_callback(on_progress: Callable[[float], None] | None) -> Any:
+    """Wrap `on_progress` for llama.cpp: report every 5%, never raise into C.
+
+    llama.cpp aborts the load when the callback returns False, which is also what ctypes
+    returns when a Python callback raises; hence the blanket guard.
+    """
+    if on_progress is None:
+        return None
+    last = [-1.0]
+
+    def report(progress: float, _user: Any) -> bool:
+        try:
+            if progress >= 1.0 or progress - last[0] >= 0.05:
+                last[0] = progress
+                on_progress(round(float(progress), 3))
+        except Exception:  # a failed report must not fail the load
+            pass
+        return True
+
+    return llama_cpp.llama_progress_callback(report)
 
 
 def release_free_heap() -> None:

@@ -32,7 +32,10 @@ class Worker:
     def __init__(self, out: BinaryIO) -> None:
         """`out` is the protocol channel (the original stdout)."""
         self._out = out
-        self._out_lock = threading.Lock()
+        # Events are encoded and written by their own thread, so that the JSON work of one
+        # token overlaps the next token's llama_decode (which releases the GIL).
+        self._outbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._writer = threading.Thread(target=self._write_loop, name="writer", daemon=True)
         self._jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
         # One cancel flag per queued or running generation, so an early cancel is not lost.
         self._cancels: dict[str, threading.Event] = {}
@@ -42,16 +45,21 @@ class Worker:
         self._engine = threading.Thread(target=self._engine_loop, name="engine", daemon=True)
 
     def emit(self, message: dict[str, Any]) -> None:
-        """Send one event (thread-safe)."""
-        line = protocol.encode(message)
-        with self._out_lock:
-            self._out.write(line)
-            self._out.flush()
+        """Send one event (thread-safe; events leave in the order they were emitted)."""
+        self._outbox.put(message)
+
+    def _write_loop(self) -> None:
+        while (message := self._outbox.get()) is not None:
+            self._out.write(protocol.encode(message))
+            if self._outbox.empty():
+                self._out.flush()
+        self._out.flush()
 
     def serve(self, stdin: BinaryIO) -> None:
         """Run until `shutdown` or the end of stdin."""
         from chatapp.engine.versions import engine_versions
 
+        self._writer.start()
         self._engine.start()
         self.emit({"type": "ready", "pid": os.getpid(), "versions": engine_versions()})
         for line in stdin:
@@ -67,6 +75,8 @@ class Worker:
         self._cancel_all()
         self._jobs.put(None)
         self._engine.join(timeout=10)
+        self._outbox.put(None)
+        self._writer.join(timeout=10)
 
     def _dispatch(self, cmd: dict[str, Any]) -> bool:
         """Handle one command on the reading thread; False means stop serving."""
@@ -109,7 +119,7 @@ class Worker:
             # app reports the crash with this traceback's last line.
             traceback.print_exc()
             sys.stderr.flush()
-            os._exit(70)
+            os._exit(70)  # exit now: other threads may hold locks
 
     def _run_jobs(self) -> None:
         from chatapp.engine.runtime import install_log_handler
@@ -151,7 +161,9 @@ class Worker:
             # Hash while llama.cpp loads: both mostly wait on the disk, and a cached hash is free.
             digest = pool.submit(sha256_file, settings.path, cache_dir() / "sha256.json")
             try:
-                model = LoadedModel(settings)
+                model = LoadedModel(settings, lambda p: self.emit(
+                    {"type": "progress", "id": req_id, "progress": p}
+                ))
             except GGUFPreflightError as exc:
                 self.emit(protocol.error(req_id, "preflight", f"not a usable model file: {exc}"))
                 return

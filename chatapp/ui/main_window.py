@@ -170,6 +170,10 @@ class MainWindow(QMainWindow):
             self._reply += event.get("tail", "")
             self._append(event.get("tail", "") + "\n")
             self._finish_reply(event)
+        elif kind == "progress" and req_id == self._load_id:
+            self.statusBar().showMessage(
+                self.tr("Loading the model: {percent:.0f}%").format(percent=event["progress"] * 100)
+            )
         elif kind == "loaded" and req_id == self._load_id:
             self._ready = True
             m = event["model"]

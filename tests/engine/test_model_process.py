@@ -191,3 +191,10 @@ def test_hostile_chat_template_in_a_real_model(
     assert client.pid == pid  # stopped inside the model process, which goes on
     client.load(starter_model, n_ctx=512)
     assert list(client.generate(HELLO, SamplingSettings(max_tokens=3)))[-1]["type"] == "done"
+
+
+def test_load_reports_progress(client: EngineClient, starter_model: Path) -> None:
+    client.load(starter_model, n_ctx=512)
+    events: list[dict[str, Any]] = client.events  # type: ignore[attr-defined]
+    progress = [e["progress"] for e in events if e["type"] == "progress"]
+    assert progress and progress == sorted(progress) and progress[-1] == 1.0

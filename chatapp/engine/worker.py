@@ -128,16 +128,17 @@ class Worker:
         while (cmd := self._jobs.get()) is not None:
             req_id = str(cmd.get("id", ""))
             try:
-                getattr(self, f"_do_{cmd['op']}")(req_id, cmd)
+                final = getattr(self, f"_do_{cmd['op']}")(req_id, cmd)
             except Exception as exc:  # report, never die silently
-                self.emit(protocol.error(req_id, "internal", f"{type(exc).__name__}: {exc}"))
-            finally:
-                self.state = "ready" if self._model is not None else "idle"
-                if cmd["op"] == "generate":
-                    self._cancels.pop(req_id, None)
+                final = protocol.error(req_id, "internal", f"{type(exc).__name__}: {exc}")
+            # The final event goes out only once the worker is ready for the next command:
+            # a caller that acts on `done` at once must not be told "busy".
+            self.state = "ready" if self._model is not None else "idle"
+            self._cancels.pop(req_id, None)
+            self.emit(final)
         self._unload()
 
-    def _do_load(self, req_id: str, cmd: dict[str, Any]) -> None:
+    def _do_load(self, req_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
         from chatapp.engine.gguf_preflight import GGUFPreflightError
         from chatapp.engine.hashing import sha256_file
         from chatapp.engine.runtime import LoadedModel, LoadError, LoadSettings
@@ -155,8 +156,7 @@ class Worker:
                 flash_attn=bool(cmd.get("flash_attn", False)),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            self.emit(protocol.error(req_id, "bad_request", f"bad load settings: {exc}"))
-            return
+            return protocol.error(req_id, "bad_request", f"bad load settings: {exc}")
         with ThreadPoolExecutor(1) as pool:
             # Hash while llama.cpp loads: both mostly wait on the disk, and a cached hash is free.
             digest = pool.submit(sha256_file, settings.path, cache_dir() / "sha256.json")
@@ -165,33 +165,29 @@ class Worker:
                     {"type": "progress", "id": req_id, "progress": p}
                 ))
             except GGUFPreflightError as exc:
-                self.emit(protocol.error(req_id, "preflight", f"not a usable model file: {exc}"))
-                return
+                return protocol.error(req_id, "preflight", f"not a usable model file: {exc}")
             except LoadError as exc:
-                self.emit(protocol.error(req_id, "load", f"llama.cpp could not load it: {exc}"))
-                return
+                return protocol.error(req_id, "load", f"llama.cpp could not load it: {exc}")
             except Exception as exc:
-                self.emit(protocol.error(req_id, "load", f"{type(exc).__name__}: {exc}"))
-                return
+                return protocol.error(req_id, "load", f"{type(exc).__name__}: {exc}")
             try:
                 sha256 = digest.result()
             except OSError as exc:
                 sha256 = f"unavailable ({exc})"
         self._model = model
         self._model_info = model.describe() | {"sha256": sha256}
-        self.emit({
+        return {
             "type": "loaded", "id": req_id, "model": self._model_info, "sha256": sha256,
             "load_ms": round((time.perf_counter() - t0) * 1000, 1),
-        })
+        }
 
-    def _do_generate(self, req_id: str, cmd: dict[str, Any]) -> None:
+    def _do_generate(self, req_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
         from chatapp.core.sampling import SamplingSettings
         from chatapp.engine.chat_template import TemplateError
         from chatapp.engine.generator import GenerateRequest, GenerationError, Generator
 
         if self._model is None:
-            self.emit(protocol.error(req_id, "not_loaded", "no model is loaded"))
-            return
+            return protocol.error(req_id, "not_loaded", "no model is loaded")
         try:
             messages = cmd["messages"]
             if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
@@ -203,21 +199,18 @@ class Worker:
                 top_n=max(1, min(int(cmd.get("top_n", 20)), 1000)),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            self.emit(protocol.error(req_id, "bad_request", str(exc)))
-            return
+            return protocol.error(req_id, "bad_request", str(exc))
         self.state = "generating"
         cancel = self._cancels.get(req_id) or threading.Event()
         try:
             summary = Generator(self._model).run(req_id, req, cancel, self.emit)
         except TemplateError as exc:
-            self.emit(protocol.error(req_id, "template", f"chat template: {exc}"))
-            return
+            return protocol.error(req_id, "template", f"chat template: {exc}")
         except GenerationError as exc:
-            self.emit(protocol.error(req_id, "generation", str(exc)))
-            return
+            return protocol.error(req_id, "generation", str(exc))
         from chatapp.engine.versions import engine_versions
 
-        self.emit({
+        return {
             "type": "done", "id": req_id, **summary,
             "model_sha256": (self._model_info or {}).get("sha256"),
             "model_path": self._model.settings.path,
@@ -225,11 +218,11 @@ class Worker:
             "n_threads_batch": self._model.threads.n_threads_batch,
             "n_gpu_layers": self._model.settings.n_gpu_layers,
             "versions": engine_versions(),
-        })
+        }
 
-    def _do_unload(self, req_id: str, _cmd: dict[str, Any]) -> None:
+    def _do_unload(self, req_id: str, _cmd: dict[str, Any]) -> dict[str, Any]:
         self._unload()
-        self.emit({"type": "unloaded", "id": req_id, "rss_bytes": rss_bytes()})
+        return {"type": "unloaded", "id": req_id, "rss_bytes": rss_bytes()}
 
     def _unload(self) -> None:
         if self._model is not None:

@@ -190,3 +190,13 @@ def test_cancel_from_another_thread(engine: EngineClient) -> None:
                                                              top_k=0, top_p=1.0, min_p=0.0)))
     timer.join()
     assert events[-1]["finish_reason"] in ("cancelled", "stop")
+
+
+def test_next_command_right_after_done_is_never_busy(engine: EngineClient) -> None:
+    """`done` leaves the model process only once it is ready for the next command."""
+    for i in range(40):
+        events = list(engine.generate(QUESTION, SamplingSettings(max_tokens=1, seed=i),
+                                      records=False))
+        assert events[-1]["type"] == "done"
+        if i % 10 == 0:
+            assert engine.status()["state"] == "ready"

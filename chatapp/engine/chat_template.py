@@ -29,19 +29,25 @@ Every failure is a :class:`TemplateError` whose ``str()`` is a one-line reason.
 from __future__ import annotations
 
 import functools
+import inspect
+import itertools
 import json
 import re
-import reprlib
 import sys
 import threading
 import time
 import types
+from abc import ABCMeta
 from collections import abc, deque
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, NoReturn, TypeVar, cast
 
+import jinja2.environment
+import jinja2.runtime
+import jinja2.sandbox
+import jinja2.utils
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
 from jinja2.exceptions import (
@@ -56,7 +62,7 @@ from jinja2.nodes import EvalContext
 from jinja2.parser import Parser
 from jinja2.runtime import Context, Macro, Undefined, markup_join, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
-from jinja2.utils import Namespace, pass_environment, pass_eval_context
+from jinja2.utils import Namespace, missing, object_type_repr, pass_environment, pass_eval_context
 from markupsafe import EscapeFormatter, Markup
 
 __all__ = ["FALLBACK_CHATML", "ChatTemplate", "TemplateError", "TemplateLimits"]
@@ -102,19 +108,30 @@ class TemplateLimits:
 
 _DEFAULT_LIMITS: Final = TemplateLimits()
 
-#: Longest template source accepted (real templates are well under 100 KB).
-MAX_SOURCE_CHARS: Final = 1_000_000
+#: Longest template source accepted.  Real templates are under 50 KB; Jinja compiles
+#: about 100 KB a second here, so much longer ones would hit the time limit anyway.
+MAX_SOURCE_CHARS: Final = 200_000
 
 #: Cumulative allocation budget of one render, as a multiple of ``max_output_chars``.
 _BUDGET_FACTOR: Final = 16
 #: Budget units charged per item of a list or tuple (pointer plus a typical small object).
 _LIST_ITEM_UNITS: Final = 32
+#: Budget units charged per new object (its header), on top of its contents.
+_OBJECT_UNITS: Final = 64
 #: Budget units charged per entry of a dict, set or frozenset.
 _MAPPING_ITEM_UNITS: Final = 100
 #: Integers may not grow beyond this many bits (``str()`` refuses 4,300 digits anyway).
 _MAX_INT_BITS: Final = 16_384
 #: The trace function reads the clock once per this many trace events.
 _TRACE_CHECK_EVERY: Final = 64
+#: Most keys a template may hash into a new dict or set in one C call (``dict(pairs)``,
+#: ``{}.fromkeys()``, ``keys - other``).  Integer keys with equal hashes are easy to make,
+#: and inserting n of them costs n² comparisons that cannot be interrupted.
+_MAX_HASHED_ITEMS: Final = 10_000
+#: Largest ``str.translate`` table (a table with colliding keys is slow to look up).
+_MAX_TRANSLATE_TABLE: Final = 256
+#: Deepest nesting of data converted to text or JSON (Python's own limit is ~1,000).
+_MAX_NESTING: Final = 500
 #: Walkers over big containers read the clock once per this many items.
 _WALK_CHECK_EVERY: Final = 0xFFFF
 #: ``strftime_now`` refuses formats longer than this.
@@ -124,8 +141,10 @@ _MAX_REASON_CHARS: Final = 300
 #: Markup escaping makes text at most this many times longer (``"`` becomes ``&#34;``).
 _ESCAPE_FACTOR: Final = 6
 
-_THIS_FILE: Final = __file__
+#: The file name Jinja gives compiled templates.
+_TEMPLATE_FILENAME: Final = "<template>"
 _DIGITS: Final = re.compile(r"\d+")
+_WORDS: Final = re.compile(r"\w+")
 #: The characters :meth:`str.splitlines` splits on.
 _LINE_BREAKS: Final = (
     "\n",
@@ -202,6 +221,42 @@ _STRINGIFYING_FILTERS: Final = frozenset(
 #: Filters removed from the environment: unused by chat templates and hard to bound.
 _REMOVED_FILTERS: Final = ("pprint", "urlize")
 _END: Final = object()
+#: Containers whose text (repr) a built-in may build, e.g. in an error message.
+_CONTAINER_TYPES: Final = (list, tuple, dict, set, frozenset)
+#: Inputs whose length is known before a filter runs.
+_SIZED_TYPES: Final = (str, bytes, list, tuple, dict, set, frozenset)
+#: Filters that build a new object per input item: budget units reserved per item
+#: before they run, and their generators are charged item by item.
+_PER_ITEM_RESERVE: Final = {
+    "list": 32,
+    "sort": 32,
+    "reverse": 32,
+    "unique": 32,
+    "batch": 96,
+    "slice": 96,
+    "items": 96,
+    "dictsort": 96,
+    "groupby": 200,
+}
+#: Results that are charged to the allocation budget.
+_CHARGED_TYPES: Final = (str, bytes, list, tuple, dict, set, frozenset)
+#: ``str``/``bytes`` methods whose result can be much longer than their input.
+_CHECKED_TEXT_METHODS: Final = frozenset(
+    {
+        "center",
+        "ljust",
+        "rjust",
+        "zfill",
+        "expandtabs",
+        "replace",
+        "join",
+        "translate",
+        "encode",
+        "split",
+        "rsplit",
+        "splitlines",
+    }
+)
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -262,14 +317,23 @@ def _escaped_len(text: str) -> int:
 
 
 def _alloc_units(value: object) -> int:
-    """Budget units charged for a newly built ``value``."""
+    """Budget units charged for a newly built ``value`` (about its size in bytes)."""
     if isinstance(value, str):
-        return len(value) if value.isascii() else 4 * len(value)
+        return _OBJECT_UNITS + (len(value) if value.isascii() else 4 * len(value))
     if isinstance(value, bytes):
-        return len(value)
+        return _OBJECT_UNITS + len(value)
     if isinstance(value, (list, tuple)):
-        return _LIST_ITEM_UNITS * len(value)
+        return _OBJECT_UNITS + _LIST_ITEM_UNITS * len(value)
     if isinstance(value, (dict, set, frozenset)):
+        return _OBJECT_UNITS + _MAPPING_ITEM_UNITS * len(value)
+    return 0
+
+
+def _input_units(value: object) -> int:
+    """Rough budget units of an existing argument: what a call could copy from it."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, (list, tuple, dict, set, frozenset)):
         return _MAPPING_ITEM_UNITS * len(value)
     return 0
 
@@ -281,6 +345,21 @@ def _namespace_attrs(value: Namespace) -> dict[str, Any]:
 
 
 # -- render state and time limit ----------------------------------------------------------
+
+#: Code whose loops are bounded (or check the clock themselves) is not line-traced, which
+#: keeps the tracing overhead low; its calls into other code are still traced.  The names
+#: come from code objects, so they match ``co_filename`` even in a frozen application.
+_UNTRACED_FILES: Final = frozenset(
+    inspect.getfile(function)
+    for function in (
+        _one_line,  # this module
+        jinja2.environment.Environment.__init__,
+        jinja2.runtime.markup_join,
+        jinja2.sandbox.safe_range,
+        jinja2.utils.pass_context,
+        ABCMeta.__instancecheck__,
+    )
+)
 
 
 class _RenderState:
@@ -309,19 +388,23 @@ class _RenderState:
             raise self.timeout_error()
 
 
-def _make_tracer(state: _RenderState) -> Callable[[types.FrameType, str, Any], Any]:
+def _make_tracer(
+    state: _RenderState, cap: int, *, lines: bool = True
+) -> Callable[[types.FrameType, str, Any], Any]:
     """Build a trace function that stops the thread once ``state``'s deadline passes.
 
-    It traces lines in every frame except this module's own (its loops check the clock
-    themselves), reads the clock every ``_TRACE_CHECK_EVERY`` events, and raises
-    :class:`TemplateError` from inside the traced frame when time is up.
+    With ``lines``, it traces lines in every frame except those in ``_UNTRACED_FILES``
+    (without, only calls: enough for Jinja's compiler, whose loops all call), and every
+    ``_TRACE_CHECK_EVERY`` events it reads the clock and, in template code, checks the
+    output buffers of macros and blocks (lists longer than ``cap`` items).  It raises
+    :class:`TemplateError` from inside the traced frame.
     """
     deadline = state.deadline
     clock = time.monotonic
     countdown = _TRACE_CHECK_EVERY
 
     def tracer(frame: types.FrameType, event: str, arg: Any) -> Any:
-        """Count events; check the clock now and then."""
+        """Count events; check the clock and the buffers now and then."""
         nonlocal countdown
         countdown -= 1
         if countdown <= 0:
@@ -329,7 +412,13 @@ def _make_tracer(state: _RenderState) -> Callable[[types.FrameType, str, Any], A
             if state.expired or clock() > deadline:
                 state.expired = True
                 raise state.timeout_error()
-        if event == "call" and frame.f_code.co_filename == _THIS_FILE:
+            if frame.f_code.co_filename == _TEMPLATE_FILENAME:
+                for value in frame.f_locals.values():
+                    if type(value) is list and len(value) > cap:
+                        raise TemplateError(
+                            f"chat template buffered more than {cap:,} pieces of output; stopped"
+                        )
+        if event == "call" and (not lines or frame.f_code.co_filename in _UNTRACED_FILES):
             return None
         return tracer
 
@@ -415,8 +504,32 @@ class _GenerationTagExtension(Extension):
 
 def _raise_exception(message: object = "") -> NoReturn:
     """The ``raise_exception(msg)`` helper of HF chat templates."""
-    text = message if isinstance(message, str) else reprlib.repr(message)
+    if isinstance(message, str):
+        text = message
+    elif isinstance(message, int):
+        text = _number(message)
+    elif isinstance(message, float) or message is None:
+        text = repr(message)
+    else:  # never convert containers: their text could be huge
+        text = f"a {type(message).__name__}"
     raise TemplateError(_one_line(text) or "the chat template raised an error")
+
+
+class _BoundedUndefined(Undefined):
+    """Jinja's ``Undefined``, whose error messages never print a big key or object."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        """Like Jinja's message, but showing at most the start of a text key."""
+        if self._undefined_hint:
+            return _one_line(self._undefined_hint)
+        name = self._undefined_name
+        shown = repr(name[:80]) if isinstance(name, str) else f"a key of type {type(name).__name__}"
+        if self._undefined_obj is missing:
+            return f"{shown} is undefined"
+        return f"{object_type_repr(self._undefined_obj)!r} has no attribute or item {shown}"
 
 
 def _strftime_now(fmt: object) -> str:
@@ -434,7 +547,7 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
     """An immutable sandbox that also bounds time, memory and output of templates."""
 
     code_generator_class = _GuardedCodeGenerator
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    intercepted_binops = frozenset({"*", "**", "+", "-", "%"})
 
     def __init__(self, limits: TemplateLimits) -> None:
         """Configure the sandbox like ``transformers`` does, plus the guards."""
@@ -444,6 +557,7 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
             autoescape=False,
             extensions=[loopcontrols, _GenerationTagExtension],
             finalize=self._finalize_output,
+            undefined=_BoundedUndefined,
         )
         self.limits = limits
         self._local = threading.local()
@@ -465,6 +579,8 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         self.filters["tojson"] = _tojson_filter
         self.filters["join"] = _join_filter
         self.filters["sum"] = _sum_filter
+        self.filters["list"] = _list_filter
+        self.filters["wordcount"] = _wordcount_filter
         for name, func in list(self.filters.items()):
             self.filters[name] = self._guard_filter(name, func)
 
@@ -475,11 +591,13 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         state: _RenderState | None = getattr(self._local, "state", None)
         return state
 
-    def run_guarded(self, state: _RenderState, work: Callable[[], _T]) -> _T:
+    def run_guarded(
+        self, state: _RenderState, work: Callable[[], _T], *, trace_lines: bool = True
+    ) -> _T:
         """Run ``work()`` in this thread under ``state``'s deadline and budget."""
         self._local.state = state
         previous = sys.gettrace()
-        sys.settrace(_make_tracer(state))
+        sys.settrace(_make_tracer(state, self.limits.max_output_chars, lines=trace_lines))
         try:
             result = work()
         finally:
@@ -501,34 +619,58 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         """Raise the error for an operation that would build too much."""
         raise TemplateError(f"chat template tried to {what}; refused")
 
-    def check_size(self, size: int, what: str) -> None:
-        """Refuse to build text or a list of ``size`` items if that is over the limit."""
+    def check_size(self, size: int, how: str, *, items: bool = False) -> None:
+        """Refuse to make ``size`` characters (or list ``items``) if over the limit."""
         cap = self.limits.max_output_chars
         if size > cap:
-            self.refuse(f"build {what} of {_number(size)} items (the limit is {cap:,})")
+            unit = "items" if items else "characters"
+            self.refuse(f"make {_number(size)} {unit} with {how} (the limit is {cap:,})")
 
-    def reserve(self, units: int, what: str) -> None:
+    def reserve(self, units: int, how: str) -> None:
         """Refuse an allocation of ``units`` that the remaining budget cannot pay for."""
         state = self.state()
         if state is not None and units > state.budget:
-            self.refuse(f"build {what} after building too much data already")
+            self.overspent(how)
 
-    def charge(self, value: object) -> None:
+    def overspent(self, how: str) -> NoReturn:
+        """Raise the error for a render that has used up its allocation budget."""
+        raise TemplateError(f"chat template built too much data while rendering ({how}); stopped")
+
+    def charge(self, value: object, how: str) -> None:
         """Charge a newly built ``value`` to the render's budget; refuse when spent."""
         if isinstance(value, (str, bytes)) and len(value) > self.limits.max_output_chars:
-            self.refuse(
-                f"build text of {len(value):,} characters "
-                f"(the limit is {self.limits.max_output_chars:,})"
-            )
+            self.check_size(len(value), how)
         state = self.state()
         if state is None:
             return
-        state.check_time()
+        if time.monotonic() > state.deadline:
+            state.check_time()
         units = _alloc_units(value)
         if units:
             state.budget -= units
             if state.budget < 0:
-                raise TemplateError("chat template built too much data while rendering; stopped")
+                self.overspent(how)
+
+    def spend(self, units: int, how: str) -> None:
+        """Charge ``units`` to the budget now (for results whose real cost is hidden)."""
+        state = self.state()
+        if state is not None:
+            state.budget -= units
+            if state.budget < 0:
+                self.overspent(how)
+
+    def refuse_int(self, callee: object, value: int) -> None:
+        """Refuse an integer argument over the limit, unless ``callee`` takes any number."""
+        if isinstance(callee, Macro) or (
+            not isinstance(callee, str)
+            and (id(callee) in self._no_int_check or getattr(callee, "chat_template_format", False))
+        ):
+            return
+        label = callee if isinstance(callee, str) else _callee_name(callee)
+        raise TemplateError(
+            f"chat template passed the number {_number(value)} to {label}; "
+            f"numbers above {self.limits.max_int_argument:,} are refused"
+        )
 
     def check_int_args(
         self, callee: object, args: Iterable[Any], kwargs: Mapping[str, Any]
@@ -540,11 +682,7 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         limit = self.limits.max_int_argument
         for value in (*args, *kwargs.values()):
             if isinstance(value, int) and not -limit <= value <= limit:
-                label = callee if isinstance(callee, str) else _callee_name(callee)
-                raise TemplateError(
-                    f"chat template passed the number {_number(value)} to {label}; "
-                    f"numbers above {limit:,} are refused"
-                )
+                self.refuse_int(callee, value)
 
     def text_size(self, value: object, *, limit: int | None = None) -> int:
         """Estimate ``len(str(value))`` without building it; stops once over ``limit``."""
@@ -570,7 +708,28 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
                 return total
             if children is not None:
                 stack.append(children)
+                if len(stack) > _MAX_NESTING:
+                    self.too_deep()
         return total
+
+    def check_hashed(self, value: Any, how: str) -> Any:
+        """Refuse to hash more than ``_MAX_HASHED_ITEMS`` keys in one call.
+
+        Returns ``value``, or a list of its items when it is an iterator.
+        """
+        if not isinstance(value, abc.Sized):
+            if not isinstance(value, abc.Iterable) or isinstance(value, (str, bytes)):
+                return value
+            value = list(itertools.islice(value, _MAX_HASHED_ITEMS + 1))
+        if len(value) > _MAX_HASHED_ITEMS:
+            self.refuse(
+                f"hash {_number(len(value))} keys with {how} (the limit is {_MAX_HASHED_ITEMS:,})"
+            )
+        return value
+
+    def too_deep(self) -> NoReturn:
+        """Raise the error for data nested too deeply to convert to text."""
+        self.refuse(f"convert data nested more than {_MAX_NESTING} levels deep to text")
 
     def check_text(self, value: object, what: str) -> int:
         """Refuse to convert ``value`` to text if the text would be over the limit."""
@@ -615,6 +774,8 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
                     stack.append(iter(_flatten_items(item.items())))
                 else:
                     stack.append(iter(item))
+                if len(stack) > _MAX_NESTING:
+                    self.too_deep()
                 total += size
             else:
                 total += _json_leaf_size(item, ensure_ascii)
@@ -674,20 +835,20 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         size = sum(self.text_size(value) for value in values)
         if autoescape:
             size *= _ESCAPE_FACTOR
-        self.check_size(size, "text with ~")
-        self.reserve(size, "text with ~")
+        self.check_size(size, "~")
+        self.reserve(size, "~")
         result = markup_join(values) if autoescape else str_join(values)
-        self.charge(result)
+        self.charge(result, "~")
         return result
 
     def concat(self, parts: Iterable[str]) -> str:
         """Join buffered output (macros, ``{% set %}`` and filter blocks) after a size check."""
         items = parts if isinstance(parts, list) else list(parts)
         size = sum(map(len, items))
-        self.check_size(size, "text in a block or macro")
-        self.reserve(size, "text in a block or macro")
+        self.check_size(size, "a block or macro")
+        self.reserve(size, "a block or macro")
         result = "".join(items)
-        self.charge(result)
+        self.charge(result, "a block or macro")
         return result
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -699,22 +860,43 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
     def unsafe_undefined(self, obj: Any, attribute: str) -> Undefined:
         """Fail at once (instead of returning an undefined) on an unsafe attribute."""
         raise TemplateError(
-            f"chat template tried to access an unsafe attribute {_one_line(repr(attribute))} "
+            f"chat template tried to access an unsafe attribute {_one_line(repr(attribute[:80]))} "
             f"of a {type(obj).__name__} object"
         )
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         """Subscript in the sandbox; a slice is charged to the budget."""
-        result = super().getitem(obj, argument)
-        if isinstance(argument, slice):
-            self.charge(result)
-        return result
+        if type(argument) is slice:
+            result = super().getitem(obj, argument)
+            self.charge(result, "a slice")
+            return result
+        if type(obj) in (dict, list, tuple):  # fast path: what the sandbox tries first
+            try:
+                return obj[argument]
+            except (TypeError, LookupError):
+                pass
+        return super().getitem(obj, argument)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        """Check ``*``, ``**``, ``+`` and ``%`` before computing them."""
-        state = self.state()
-        if state is not None:
+        """Check ``*``, ``**``, ``+``, ``-`` and ``%`` before computing them."""
+        state: _RenderState | None = getattr(self._local, "state", None)
+        if state is not None and time.monotonic() > state.deadline:
             state.check_time()
+        if operator == "-":
+            if isinstance(left, abc.Set) or isinstance(right, abc.Set):  # e.g. keys() - list
+                self.check_hashed(left, "-")
+                self.check_hashed(right, "-")
+            return left - right
+        if operator == "+" and type(left) is str and type(right) is str:  # the common case
+            size = len(left) + len(right)
+            if size > self.limits.max_output_chars or (state is not None and size > state.budget):
+                self._check_add(left, right)
+            text = left + right
+            if state is not None:
+                state.budget -= size if text.isascii() else 4 * size
+                if state.budget < 0:
+                    self.overspent("+")
+            return text
         if operator == "*":
             self._check_multiply(left, right)
         elif operator == "**":
@@ -727,10 +909,10 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
                 right,
                 escape=isinstance(left, Markup),
             )
-            self.check_size(size, "text with %")
-            self.reserve(size, "text with %")
+            self.check_size(size, "%")
+            self.reserve(size, "%")
         result = self.binop_table[operator](left, right)
-        self.charge(result)
+        self.charge(result, operator)
         return result
 
     def _check_multiply(self, left: Any, right: Any) -> None:
@@ -750,10 +932,9 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         if times <= 0:
             return
         size = len(seq) * times
-        kind = "text" if isinstance(seq, (str, bytes)) else f"a {type(seq).__name__}"
-        self.check_size(size, f"{kind} with *")
-        unit = 1 if isinstance(seq, (str, bytes)) else _LIST_ITEM_UNITS
-        self.reserve(size * unit, f"{kind} with *")
+        is_text = isinstance(seq, (str, bytes))
+        self.check_size(size, "*", items=not is_text)
+        self.reserve(size * (1 if is_text else _LIST_ITEM_UNITS), "*")
 
     def _check_power(self, left: Any, right: Any) -> None:
         """Refuse integer powers with huge results."""
@@ -769,28 +950,57 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
             if isinstance(left, Markup) or isinstance(right, Markup):
                 size *= _ESCAPE_FACTOR
             is_text = isinstance(left, (str, bytes))
-            kind = "text" if is_text else f"a {type(left).__name__}"
-            self.check_size(size, f"{kind} with +")
-            self.reserve(size if is_text else size * _LIST_ITEM_UNITS, f"{kind} with +")
+            self.check_size(size, "+", items=not is_text)
+            self.reserve(size if is_text else size * _LIST_ITEM_UNITS, "+")
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         """Call ``obj`` from the template after checking its arguments; charge the result."""
-        state = self.state()
-        if state is not None:
+        state: _RenderState | None = getattr(self._local, "state", None)
+        if state is not None and time.monotonic() > state.deadline:
             state.check_time()
-        if (
-            id(obj) not in self._no_int_check
-            and not isinstance(obj, Macro)
-            and not getattr(obj, "chat_template_format", False)
-        ):
-            self.check_int_args(obj, args, kwargs)
+        limit = self.limits.max_int_argument
+        for value in args:
+            if type(value) is int and not -limit <= value <= limit:
+                self.refuse_int(obj, value)
+        if kwargs:
+            for value in kwargs.values():
+                if type(value) is int and not -limit <= value <= limit:
+                    self.refuse_int(obj, value)
         owner = getattr(obj, "__self__", None)
-        if isinstance(owner, (str, bytes)) and isinstance(
-            obj, (types.BuiltinMethodType, types.MethodType)
+        if state is not None and type(obj) is types.BuiltinMethodType:
+            # What a built-in can copy is bounded by its inputs: refuse it when they are
+            # bigger than what is left of the budget.
+            units = _input_units(owner)
+            for value in args:
+                units += _input_units(value)
+                if isinstance(value, _CONTAINER_TYPES):  # e.g. list.index() prints it on error
+                    self.check_text(value, _callee_name(obj))
+            if units > state.budget:
+                self.overspent(_callee_name(obj))
+        if (
+            isinstance(owner, (str, bytes))
+            and isinstance(obj, (types.BuiltinMethodType, types.MethodType))
+            and obj.__name__ in _CHECKED_TEXT_METHODS
         ):
             args = self._check_text_method(owner, obj.__name__, args, kwargs)
+        elif args and (
+            obj is dict
+            or (
+                (owner is dict or isinstance(owner, dict))  # {}.fromkeys is a class method
+                and getattr(obj, "__name__", "") == "fromkeys"
+            )
+        ):
+            args = (self.check_hashed(args[0], _callee_name(obj)), *args[1:])
         result = super().call(context, obj, *args, **kwargs)
-        self.charge(result)
+        if type(result) is str and state is not None:  # the common case, inlined
+            size = len(result)
+            if size > self.limits.max_output_chars:
+                self.check_size(size, _callee_name(obj))
+            state.budget -= size if result.isascii() else 4 * size
+            if state.budget < 0:
+                self.overspent(_callee_name(obj))
+        elif isinstance(result, _CHARGED_TYPES):
+            self.charge(result, _callee_name(obj))
         return result
 
     def _check_text_method(
@@ -815,7 +1025,7 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
             size = self.replace_size(text, args, kwargs) * escape
         elif name == "join" and args:
             items = args[0] if isinstance(args[0], (list, tuple)) else list(args[0])
-            self.check_size(len(items), "a list to join")
+            self.check_size(len(items), "join()", items=True)
             size = len(text) * max(len(items) - 1, 0)
             for count, item in enumerate(items):
                 if count & _WALK_CHECK_EVERY == 0:
@@ -825,13 +1035,40 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
                     break
             args = (items, *args[1:])
         elif name == "translate" and args:
+            if isinstance(args[0], abc.Sized) and len(args[0]) > _MAX_TRANSLATE_TABLE:
+                self.refuse(f"use a translate() table of more than {_MAX_TRANSLATE_TABLE} entries")
             size = len(text) * self._translate_factor(args[0])
         elif name == "encode":
             size = 4 * len(text)
+        elif name in ("split", "rsplit", "splitlines"):
+            pieces = self._split_pieces(text, name, args, kwargs)
+            self.check_size(pieces, f"{name}()", items=True)
+            units = pieces * (_LIST_ITEM_UNITS + _OBJECT_UNITS) + len(text)
+            self.reserve(units, f"{name}()")
+            self.spend(units, f"{name}()")
         if size is not None:
-            self.check_size(size, f"text with {name}()")
-            self.reserve(size, f"text with {name}()")
+            self.check_size(size, f"{name}()")
+            self.reserve(size, f"{name}()")
         return args
+
+    def _split_pieces(
+        self, text: str | bytes, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> int:
+        """Upper bound of the number of pieces ``split``/``rsplit``/``splitlines`` make."""
+        if name == "splitlines":
+            return _line_count(text) if isinstance(text, str) else text.count(b"\n") + 1
+        sep = _arg(args, kwargs, 0, "sep", None)
+        maxsplit = _arg(args, kwargs, 1, "maxsplit", -1)
+        if isinstance(sep, (str, bytes)) and sep:
+            try:
+                pieces = text.count(sep) + 1  # type: ignore[arg-type]
+            except TypeError:  # str/bytes mix: the real call raises too
+                return 1
+        else:
+            pieces = (len(text) + 1) // 2 + 1
+        if _is_int(maxsplit) and maxsplit >= 0:
+            pieces = min(pieces, maxsplit + 1)
+        return pieces
 
     def replace_size(
         self, text: str | bytes, args: Sequence[Any], kwargs: Mapping[str, Any]
@@ -895,6 +1132,12 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         wrapper.chat_template_format = True  # type: ignore[attr-defined]
         return wrapper
 
+    def charging_iterator(self, items: Iterator[Any], how: str) -> Iterator[Any]:
+        """Yield from ``items``, charging each new item (e.g. ``batch``'s lists)."""
+        for item in items:
+            self.charge(item, how)
+            yield item
+
     # -- filters
 
     def _guard_filter(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -902,21 +1145,47 @@ class _GuardedEnvironment(ImmutableSandboxedEnvironment):
         skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
         precheck = _FILTER_PRECHECKS.get(name)
         stringifies = name in _STRINGIFYING_FILTERS
+        per_item = _PER_ITEM_RESERVE.get(name, 0)
         label = f"the {name} filter"
         env = self
+
+        limit = self.limits.max_int_argument
+        local = self._local
 
         @functools.wraps(func)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             """Run the filter within the limits."""
-            params = args[skip:]
-            env.check_int_args(label, params[1:], kwargs)
+            state: _RenderState | None = getattr(local, "state", None)
+            if state is not None and time.monotonic() > state.deadline:
+                state.check_time()
+            params = args[skip:] if skip else args
+            for value in params[1:]:
+                if type(value) is int and not -limit <= value <= limit:
+                    env.refuse_int(label, value)
+            if kwargs:
+                for value in kwargs.values():
+                    if type(value) is int and not -limit <= value <= limit:
+                        env.refuse_int(label, value)
             if params:
-                if stringifies and not isinstance(params[0], str):
+                if stringifies and type(params[0]) is not str:
                     env.check_text(params[0], label)
                 if precheck is not None:
                     precheck(env, params, kwargs)
+                if per_item and isinstance(params[0], _SIZED_TYPES):
+                    env.check_size(len(params[0]), label, items=True)
+                    env.reserve(per_item * len(params[0]), label)
             result = func(*args, **kwargs)
-            env.charge(result)
+            if per_item and isinstance(result, types.GeneratorType):
+                return env.charging_iterator(result, label)
+            if type(result) is str and state is not None:  # the common case, inlined
+                size = len(result)
+                if size > env.limits.max_output_chars:
+                    env.check_size(size, label)
+                state.budget -= size if result.isascii() else 4 * size
+                if state.budget < 0:
+                    env.overspent(label)
+            elif isinstance(result, _CHARGED_TYPES):
+                env.charge(result, label)
             return result
 
         return guarded
@@ -940,7 +1209,7 @@ class _GuardedFormatter(SandboxedFormatter):
         """``!r``/``!s``/``!a`` conversions, after a size check."""
         if conversion is not None:
             size = self._guard.text_size(value) * (10 if conversion in ("r", "a") else 1)
-            self._guard.check_size(self._produced + size, "text with str.format()")
+            self._guard.check_size(self._produced + size, "str.format()")
         return super().convert_field(value, conversion)
 
     def format_field(self, value: Any, format_spec: str) -> Any:
@@ -948,10 +1217,10 @@ class _GuardedFormatter(SandboxedFormatter):
         size = self._guard.format_spec_width(format_spec) + self._guard.text_size(value)
         if isinstance(self, EscapeFormatter):
             size *= _ESCAPE_FACTOR
-        self._guard.check_size(self._produced + size, "text with str.format()")
+        self._guard.check_size(self._produced + size, "str.format()")
         result = super().format_field(value, format_spec)
         self._produced += len(result)
-        self._guard.check_size(self._produced, "text with str.format()")
+        self._guard.check_size(self._produced, "str.format()")
         return result
 
 
@@ -1006,8 +1275,8 @@ def _tojson_filter(
         item_sep=len(item_sep),
         key_sep=len(key_sep),
     )
-    env.check_size(size, "JSON text with tojson")
-    env.reserve(size, "JSON text with tojson")
+    env.check_size(size, "the tojson filter")
+    env.reserve(size, "the tojson filter")
     return json.dumps(
         value,
         ensure_ascii=bool(ensure_ascii),
@@ -1034,9 +1303,9 @@ def _join_filter(
             env.tick()
         total += env.text_size(item) + sep_len
         if total > cap + sep_len:
-            env.refuse(f"join text of more than {cap:,} characters")
+            env.check_size(total - sep_len, "the join filter")
         parts.append(item)
-    env.reserve(total, "text with join")
+    env.reserve(total, "the join filter")
     return sync_do_join(eval_ctx, parts, d)
 
 
@@ -1052,18 +1321,56 @@ def _sum_filter(
         return sum(iterable, start)
     kind = type(start)
     result = list(start)
+    state = env.state()
+    budget = state.budget if state is not None else _BUDGET_FACTOR * env.limits.max_output_chars
+    limit = min(env.limits.max_output_chars, budget // _LIST_ITEM_UNITS)
+    size = len(result)
     for count, item in enumerate(iterable):
-        if count & _WALK_CHECK_EVERY == 0:
-            env.tick()
         if not isinstance(item, kind):
             raise TypeError(
                 f"can only concatenate {kind.__name__} "
                 f'(not "{type(item).__name__}") to {kind.__name__}'
             )
-        env.check_size(len(result) + len(item), f"a {kind.__name__} with sum")
-        env.reserve((len(result) + len(item)) * _LIST_ITEM_UNITS, f"a {kind.__name__} with sum")
+        size += len(item)
+        if size > limit:
+            env.check_size(size, "the sum filter", items=True)
+            env.overspent("the sum filter")
         result.extend(item)
+        if count & _WALK_CHECK_EVERY == 0:
+            env.tick()
     return result if kind is list else tuple(result)
+
+
+@pass_environment
+def _list_filter(environment: object, value: Iterable[Any]) -> list[Any]:
+    """Jinja's ``list``, checking the budget before (or, for iterators, while) it copies."""
+    env = _env_of(environment)
+    if isinstance(value, str) and not value.isascii():
+        # Characters outside Latin-1 become new string objects.
+        env.reserve(len(value) * (_LIST_ITEM_UNITS + _OBJECT_UNITS + 4), "the list filter")
+    if isinstance(value, _SIZED_TYPES):  # its size was checked by the filter guard
+        return list(value)
+    state = env.state()
+    budget = state.budget if state is not None else _BUDGET_FACTOR * env.limits.max_output_chars
+    limit = min(env.limits.max_output_chars, budget // _LIST_ITEM_UNITS)
+    result: list[Any] = []
+    append = result.append
+    for item in value:
+        append(item)
+        if len(result) & _WALK_CHECK_EVERY == 0:
+            if len(result) > limit:
+                env.overspent("the list filter")
+            env.tick()
+    if len(result) > limit:
+        env.overspent("the list filter")
+    return result
+
+
+@pass_environment
+def _wordcount_filter(environment: object, value: Any) -> int:
+    """Jinja's ``wordcount``, counting matches instead of building a list of them."""
+    _env_of(environment)
+    return _WORDS.subn("", value if isinstance(value, str) else str(value))[1]
 
 
 # -- prechecks for built-in filters that can make big output from small input -------------
@@ -1076,7 +1383,7 @@ def _precheck_indent(
     text, width = params[0], _arg(params, kwargs, 1, "width", 4)
     if isinstance(text, str):
         per_line = len(width) if isinstance(width, str) else width if _is_int(width) else 0
-        env.check_size(len(text) + _line_count(text) * max(per_line, 0), "text with indent")
+        env.check_size(len(text) + _line_count(text) * max(per_line, 0), "the indent filter")
 
 
 def _precheck_wordwrap(
@@ -1086,7 +1393,7 @@ def _precheck_wordwrap(
     text, wrapstring = params[0], _arg(params, kwargs, 3, "wrapstring", None)
     if isinstance(text, str):
         sep = len(wrapstring) if isinstance(wrapstring, str) else 1
-        env.check_size(len(text) + (len(text) + _line_count(text)) * sep, "text with wordwrap")
+        env.check_size(len(text) + (len(text) + _line_count(text)) * sep, "the wordwrap filter")
 
 
 def _precheck_replace(
@@ -1100,7 +1407,9 @@ def _precheck_replace(
     env.check_text(new, "the replace filter")
     strings = [old if isinstance(old, str) else str(old), new if isinstance(new, str) else str(new)]
     size = env.replace_size(text, strings, {"count": -1 if count is None else count})
-    env.check_size(size * _ESCAPE_FACTOR if isinstance(text, Markup) else size, "text with replace")
+    env.check_size(
+        size * _ESCAPE_FACTOR if isinstance(text, Markup) else size, "the replace filter"
+    )
 
 
 def _precheck_format(
@@ -1109,7 +1418,7 @@ def _precheck_format(
     """``format``: ``value % (kwargs or args)``."""
     fmt = params[0] if isinstance(params[0], str) else str(params[0])
     size = env.percent_size(fmt, dict(kwargs) if kwargs else tuple(params[1:]), escape=False)
-    env.check_size(size, "text with the format filter")
+    env.check_size(size, "the format filter")
 
 
 def _precheck_escape(
@@ -1118,14 +1427,14 @@ def _precheck_escape(
     """``escape``: HTML escaping makes text longer."""
     value = params[0]
     size = _escaped_len(value) if isinstance(value, str) else env.text_size(value) * _ESCAPE_FACTOR
-    env.check_size(size, "text with escape")
+    env.check_size(size, "the escape filter")
 
 
 def _precheck_urlencode(
     env: _GuardedEnvironment, params: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> None:
     """``urlencode``: percent-encoding makes UTF-8 text up to 12 times longer."""
-    env.check_size(12 * env.text_size(params[0]), "text with urlencode")
+    env.check_size(12 * env.text_size(params[0]), "the urlencode filter")
 
 
 def _precheck_xmlattr(
@@ -1134,17 +1443,7 @@ def _precheck_xmlattr(
     """``xmlattr``: escaped keys and values plus quotes."""
     value = params[0]
     extra = 4 * len(value) if isinstance(value, Mapping) else 0
-    env.check_size(_ESCAPE_FACTOR * env.text_size(value) + extra, "text with xmlattr")
-
-
-def _precheck_list(
-    env: _GuardedEnvironment, params: Sequence[Any], kwargs: Mapping[str, Any]
-) -> None:
-    """``list``: a sized input becomes a list of as many items."""
-    value = params[0]
-    if isinstance(value, abc.Sized):
-        env.check_size(len(value), "a list with the list filter")
-        env.reserve(len(value) * _LIST_ITEM_UNITS, "a list with the list filter")
+    env.check_size(_ESCAPE_FACTOR * env.text_size(value) + extra, "the xmlattr filter")
 
 
 _FILTER_PRECHECKS: Final[
@@ -1159,7 +1458,6 @@ _FILTER_PRECHECKS: Final[
     "forceescape": _precheck_escape,
     "urlencode": _precheck_urlencode,
     "xmlattr": _precheck_xmlattr,
-    "list": _precheck_list,
 }
 
 
@@ -1222,9 +1520,15 @@ def _describe_failure(error: BaseException) -> TemplateError:
         return TemplateError("chat template ran out of memory")
     if isinstance(error, TemplateNotFound):
         return TemplateError("chat template tried to include another template")
+    # str() of an exception can print its arguments, e.g. a huge key of a KeyError: use
+    # the message only when it is a single string.
+    args = error.args
+    message = _one_line(args[0]) if len(args) == 1 and isinstance(args[0], str) else ""
     if isinstance(error, UndefinedError):
-        return TemplateError(f"chat template failed: {_one_line(str(error))}")
-    return TemplateError(f"chat template failed: {type(error).__name__}: {_one_line(str(error))}")
+        return TemplateError(f"chat template failed: {message or 'undefined value'}")
+    if message:
+        return TemplateError(f"chat template failed: {type(error).__name__}: {message}")
+    return TemplateError(f"chat template failed: {type(error).__name__}")
 
 
 class ChatTemplate:
@@ -1263,7 +1567,7 @@ class ChatTemplate:
         state = _RenderState(limits, "compile")
         try:
             self._template = self._env.run_guarded(
-                state, lambda: self._env.from_string(self._source)
+                state, lambda: self._env.from_string(self._source), trace_lines=False
             )
         except Exception as error:
             raise _describe_failure(error) from None
@@ -1311,7 +1615,8 @@ class ChatTemplate:
                     raise TemplateError(
                         f"chat template output is longer than {cap:,} characters; stopped"
                     )
-                parts.append(chunk)
+                if chunk:  # empty chunks would only grow the list
+                    parts.append(chunk)
             state.check_time()
             return "".join(parts)
 

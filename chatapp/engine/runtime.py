@@ -18,7 +18,7 @@ from typing import Any
 import llama_cpp
 from llama_cpp import _internals as internals
 
-from chatapp.engine.chat_template import ChatTemplate
+from chatapp.engine.chat_template import ChatTemplate, TemplateError
 from chatapp.engine.gguf_preflight import GGUFInfo, inspect_gguf
 from chatapp.engine.threads import ThreadChoice, choose_threads
 
@@ -97,9 +97,6 @@ class LoadedModel:
         self.info: GGUFInfo = inspect_gguf(settings.path)
         self.threads: ThreadChoice = choose_threads(settings.n_threads, settings.n_threads_batch)
         n_ctx = settings.n_ctx or min(self.info.context_length or 4096, 32768)
-        self.template = ChatTemplate(
-            self.info.chat_template, bos_token="", eos_token=""
-        )  # replaced below once the vocabulary can name its special tokens
 
         mparams = llama_cpp.llama_model_default_params()
         mparams.n_gpu_layers = settings.n_gpu_layers
@@ -143,7 +140,14 @@ class LoadedModel:
         self._pieces: dict[int, bytes] = {}
         bos = self._special_text(int(llama_cpp.llama_vocab_bos(self.vocab_ptr)))
         eos = self._special_text(int(llama_cpp.llama_vocab_eos(self.vocab_ptr)))
-        self.template = ChatTemplate(self.info.chat_template, bos_token=bos, eos_token=eos)
+        #: Why the model's own template is not used, if it is not (shown in the status).
+        self.template_problem: str | None = None
+        try:
+            self.template = ChatTemplate(self.info.chat_template, bos_token=bos, eos_token=eos)
+        except TemplateError as exc:
+            # A template that does not even compile must not make the model unusable.
+            self.template_problem = str(exc)
+            self.template = ChatTemplate(None, bos_token=bos, eos_token=eos)
         #: Tokens whose keys/values are in the KV cache, in positions 0..len-1.
         self.cached_tokens: list[int] = []
 
@@ -176,6 +180,7 @@ class LoadedModel:
             "flash_attn": self.settings.flash_attn,
             "chat_template": "built-in ChatML fallback" if self.template.is_fallback
             else "from the model file",
+            "chat_template_problem": self.template_problem,
             "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
         }
 

@@ -198,3 +198,15 @@ def test_load_reports_progress(client: EngineClient, starter_model: Path) -> Non
     events: list[dict[str, Any]] = client.events  # type: ignore[attr-defined]
     progress = [e["progress"] for e in events if e["type"] == "progress"]
     assert progress and progress == sorted(progress) and progress[-1] == 1.0
+
+
+def test_a_template_that_does_not_compile_falls_back_to_chatml(
+    client: EngineClient, starter_model: Path, tmp_path: Path
+) -> None:
+    model = rewrite_gguf(starter_model, tmp_path / "broken_template.gguf",
+                         {"tokenizer.chat_template": "{% for m in messages %}{{ m.content "})
+    loaded = client.load(model, n_ctx=512)
+    assert loaded["model"]["chat_template"] == "built-in ChatML fallback"
+    assert "syntax error" in loaded["model"]["chat_template_problem"]
+    done = list(client.generate(HELLO, SamplingSettings(max_tokens=4, seed=1)))[-1]
+    assert done["type"] == "done" and done["generated_tokens"] >= 1

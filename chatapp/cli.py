@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-records", action="store_true",
                       help="with --json: leave out the per-stage candidates")
     chat.add_argument("--top-n", type=int, default=20, help="candidates per stage (default 20)")
+    chat.add_argument("--session", metavar="ID", help="continue this saved conversation")
+    chat.add_argument("--no-save", action="store_true", help="do not save the conversation")
     g = chat.add_argument_group("sampling")
     g.add_argument("--temperature", "--temp", type=float)
     g.add_argument("--top-k", type=int)
@@ -80,6 +82,40 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--gpu-layers", type=int, default=0, help="layers to offload (-1 = all)")
     e.add_argument("--flash-attn", action="store_true", help="use flash attention")
     chat.set_defaults(handler=_chat)
+
+    sessions = sub.add_parser("sessions", help="saved conversations")
+    ssub = sessions.add_subparsers(metavar="ACTION")
+    s_list = ssub.add_parser("list", help="conversations, newest first (pinned on top)")
+    s_list.add_argument("--limit", type=int, default=50)
+    s_list.add_argument("--trash", action="store_true", help="list the trash instead")
+    s_show = ssub.add_parser("show", help="a conversation's active branch")
+    s_show.add_argument("id")
+    s_search = ssub.add_parser("search", help="full-text search over all messages")
+    s_search.add_argument("text")
+    s_search.add_argument("--limit", type=int, default=20)
+    s_export = ssub.add_parser("export", help="export a conversation")
+    s_export.add_argument("id")
+    s_export.add_argument("--format", choices=("md", "json"), default="md")
+    s_export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
+    s_import = ssub.add_parser(
+        "import", help="import a conversation (chatapp JSON or llama.cpp web UI JSON)")
+    s_import.add_argument("file", type=Path)
+    s_delete = ssub.add_parser("delete", help="move a conversation to the trash")
+    s_delete.add_argument("id")
+    s_restore = ssub.add_parser("restore", help="bring a conversation back from the trash")
+    s_restore.add_argument("id")
+    for action, parser_ in (("list", s_list), ("show", s_show), ("search", s_search),
+                            ("export", s_export), ("import", s_import), ("delete", s_delete),
+                            ("restore", s_restore)):
+        if action != "export":
+            parser_.add_argument("--json", action="store_true", help="machine-readable output")
+        parser_.set_defaults(handler=_sessions, action=action)
+
+    def sessions_help(_args: argparse.Namespace) -> int:
+        sessions.print_help()
+        return EXIT_USAGE
+
+    sessions.set_defaults(handler=sessions_help)
 
     models = sub.add_parser("models", help="inspect and install models")
     msub = models.add_subparsers(metavar="ACTION")
@@ -148,23 +184,113 @@ def _chat(args: argparse.Namespace) -> int:
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
         raise CliError("empty prompt")
-    messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
-        {"role": "user", "content": prompt}
-    ]
-    records = args.json and not args.no_records
+    if args.no_save and args.session:
+        raise CliError("--session continues a saved conversation; it cannot be used with --no-save")
+    session = None if args.no_save else _ChatSession.open(args, model, sampling, prompt)
+    messages = session.messages if session else (
+        ([{"role": "system", "content": args.system}] if args.system else [])
+        + [{"role": "user", "content": prompt}]
+    )
+    # A saved reply keeps its stage records (the panel reopens them); printing them is --json.
+    records = session is not None or (args.json and not args.no_records)
     client = EngineClient(log_path=logs_dir() / "engine.log")
     try:
         client.start()
         client.load(model, n_ctx=args.ctx, n_threads=args.threads,
                     n_threads_batch=args.threads_batch, n_gpu_layers=args.gpu_layers,
                     flash_attn=args.flash_attn)
+        if session:
+            session.begin()
         for event in client.generate(messages, sampling, records=records, top_n=args.top_n):
+            if session:
+                session.event(event)
+            if args.json and args.no_records:
+                event = {k: v for k, v in event.items() if k not in _RECORD_KEYS}
             _print_event(event, args.json)
     except EngineError as exc:
+        if session:
+            session.failed(exc.message)
         raise CliError(exc.message) from None
+    except KeyboardInterrupt:
+        if session:
+            session.failed("stopped by the user", cancelled=True)
+        raise
     finally:
         client.shutdown()
+        if session:
+            session.close()
     return 0
+
+
+_RECORD_KEYS = frozenset({"stages", "chosen_rank", "chosen_p", "raw_rank", "raw_p"})
+
+
+class _ChatSession:
+    """The saved side of `chatapp chat`: the conversation, the user's message, the reply."""
+
+    def __init__(self, store: Any, conversation: Any, messages: list[dict[str, str]],
+                 user_message_id: str) -> None:
+        self.store = store
+        self.conversation = conversation
+        self.messages = messages
+        self.user_message_id = user_message_id
+        self.writer: Any = None
+
+    @classmethod
+    def open(cls, args: argparse.Namespace, model: Path, sampling: Any,
+             prompt: str) -> _ChatSession:
+        from chatapp.storage.entities import NotFoundError, StorageError
+        from chatapp.storage.repository import ChatStore
+
+        store = ChatStore.open_default()
+        if store.notice:
+            print(f"chatapp: {store.notice}", file=sys.stderr)
+        try:
+            if args.session:
+                conv = store.get_conversation(args.session)
+                if args.system is not None:
+                    store.set_system_prompt(conv.id, args.system)
+                    conv = store.get_conversation(conv.id)
+            else:
+                conv = store.create_conversation(
+                    model=model.name, system_prompt=args.system or "",
+                    sampling=sampling.to_dict(),
+                )
+            history = [{"role": m.role, "content": m.content}
+                       for m in store.active_path(conv.id) if m.content]
+            # Committed before generation starts: the question survives whatever happens next.
+            user = store.add_message(conv.id, "user", prompt)
+        except NotFoundError:
+            store.close()
+            raise CliError(f"no saved conversation {args.session!r} "
+                           "(chatapp sessions list shows them)") from None
+        except StorageError as exc:
+            store.close()
+            raise CliError(str(exc)) from None
+        system = [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt else []
+        return cls(store, conv, [*system, *history, {"role": "user", "content": prompt}], user.id)
+
+    def begin(self) -> None:
+        from chatapp.storage.reply_writer import ReplyWriter
+
+        reply = self.store.begin_reply(self.conversation.id, self.user_message_id)
+        self.writer = ReplyWriter(self.store, reply.id)
+
+    def event(self, event: dict[str, Any]) -> None:
+        if event["type"] == "token":
+            self.writer.token(event)
+        elif event["type"] == "done":
+            self.writer.done(event)
+            print(f"[saved in conversation {self.conversation.id}]", file=sys.stderr)
+            self.writer = None
+
+    def failed(self, message: str, *, cancelled: bool = False) -> None:
+        if self.writer is not None:
+            self.writer.failed(message, cancelled=cancelled)
+            self.writer = None
+
+    def close(self) -> None:
+        self.store.close()
 
 
 def _print_event(event: dict[str, Any], as_json: bool) -> None:
@@ -184,6 +310,135 @@ def _print_event(event: dict[str, Any], as_json: bool) -> None:
         f"seed {event['seed']}]",
         file=sys.stderr,
     )
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from chatapp.storage.entities import StorageError
+    from chatapp.storage.repository import ChatStore
+
+    store = ChatStore.open_default()
+    if store.notice:
+        print(f"chatapp: {store.notice}", file=sys.stderr)
+    try:
+        action = "import_" if args.action == "import" else args.action
+        return int(getattr(_SessionCommands(store, args), action)())
+    except StorageError as exc:
+        raise CliError(_storage_message(exc, args)) from None
+    finally:
+        store.close()
+
+
+def _storage_message(exc: Exception, args: argparse.Namespace) -> str:
+    from chatapp.storage.entities import NotFoundError
+
+    if isinstance(exc, NotFoundError) and getattr(args, "id", None):
+        return f"no conversation {args.id!r} (chatapp sessions list shows them)"
+    return str(exc)
+
+
+def _conversation_dict(c: Any) -> dict[str, Any]:
+    return {"id": c.id, "title": c.title, "created_at": c.created_at,
+            "updated_at": c.updated_at, "model": c.model, "folder": c.folder,
+            "pinned": c.pinned, "deleted_at": c.deleted_at}
+
+
+def _message_dict(m: Any) -> dict[str, Any]:
+    return {"id": m.id, "parent_id": m.parent_id, "role": m.role, "content": m.content,
+            "status": m.status, "created_at": m.created_at, "provenance": m.provenance,
+            "error": m.error}
+
+
+class _SessionCommands:
+    """`chatapp sessions ACTION`: one method per action, printing text or JSON."""
+
+    def __init__(self, store: Any, args: argparse.Namespace) -> None:
+        self.store = store
+        self.args = args
+
+    def _out(self, data: Any, lines: list[str]) -> None:
+        if getattr(self.args, "json", False):
+            print(json.dumps(data, ensure_ascii=False, indent=2))
+        elif lines:
+            print("\n".join(lines))
+
+    def list(self) -> int:
+        convs = (self.store.trash() if self.args.trash
+                 else self.store.list_conversations(limit=self.args.limit))
+        self._out([_conversation_dict(c) for c in convs], [
+            f"{c.id}  {_when(c.updated_at)}  {'📌 ' if c.pinned else ''}"
+            f"{c.title or '(untitled)'}" for c in convs
+        ])
+        return 0
+
+    def show(self) -> int:
+        conv = self.store.get_conversation(self.args.id)
+        path = self.store.active_path(conv.id)
+        lines = [f"# {conv.title or '(untitled)'}", ""]
+        for m in path:
+            status = "" if m.status == "complete" else f" [{m.status}]"
+            lines += [f"## {m.role}{status}", m.content, ""]
+        self._out({"conversation": _conversation_dict(conv),
+                   "messages": [_message_dict(m) for m in path]}, lines)
+        return 0
+
+    def search(self) -> int:
+        hits = self.store.search(self.args.text, limit=self.args.limit)
+        self._out([{"conversation_id": h.conversation_id, "title": h.conversation_title,
+                    "message_id": h.message_id, "role": h.role, "snippet": h.snippet}
+                   for h in hits],
+                  [f"{h.conversation_id}  {h.conversation_title}: {h.snippet}" for h in hits]
+                  or ["no matches"])
+        return 0
+
+    def export(self) -> int:
+        from chatapp.storage import exchange
+
+        conv = self.store.get_conversation(self.args.id)
+        if self.args.format == "md":
+            text = exchange.to_markdown(self.store, conv.id)
+        else:
+            text = json.dumps(exchange.to_json(self.store, conv.id), ensure_ascii=False,
+                              indent=2) + "\n"
+        if self.args.output:
+            self.args.output.write_text(text, "utf-8")
+        else:
+            sys.stdout.write(text)
+        return 0
+
+    def import_(self) -> int:
+        from chatapp.storage import exchange
+
+        try:
+            data = json.loads(self.args.file.read_text("utf-8"))
+        except OSError as exc:
+            raise CliError(f"cannot read {self.args.file}: {exc.strerror or exc}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CliError(f"{self.args.file} is not a JSON file: {exc}") from None
+        try:
+            convs = exchange.import_any(self.store, data)
+        except exchange.ImportFormatError as exc:
+            raise CliError(f"{self.args.file}: {exc}") from None
+        self._out([_conversation_dict(c) for c in convs],
+                  [f"imported {c.id}  {c.title}" for c in convs])
+        return 0
+
+    def delete(self) -> int:
+        self.store.delete(self.args.id)
+        self._out({"deleted": self.args.id},
+                  [f"moved {self.args.id} to the trash (chatapp sessions restore "
+                   f"{self.args.id} brings it back)"])
+        return 0
+
+    def restore(self) -> int:
+        self.store.restore(self.args.id)
+        self._out({"restored": self.args.id}, [f"restored {self.args.id}"])
+        return 0
+
+
+def _when(ts: float) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
 def _models_inspect(args: argparse.Namespace) -> int:

@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument("--top-n", type=int, default=20, help="candidates per stage (default 20)")
     chat.add_argument("--session", metavar="ID", help="continue this saved conversation")
     chat.add_argument("--no-save", action="store_true", help="do not save the conversation")
+    chat.add_argument("--preset", help="start from a saved sampling preset "
+                                       "(Precise, Balanced, Creative or your own)")
     g = chat.add_argument_group("sampling")
     g.add_argument("--temperature", "--temp", type=float)
     g.add_argument("--top-k", type=int)
@@ -147,17 +149,32 @@ def _version() -> int:
     return 0
 
 
-def _sampling(args: argparse.Namespace) -> Any:
-    from chatapp.core.sampling import SamplingSettings
+_SAMPLING_FLAGS = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty",
+                   "frequency_penalty", "presence_penalty", "penalty_last_n", "seed", "max_tokens")
 
-    names = ("temperature", "top_k", "top_p", "min_p", "repeat_penalty", "frequency_penalty",
-             "presence_penalty", "penalty_last_n", "seed", "max_tokens")
-    given: dict[str, Any] = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+def _given_sampling(args: argparse.Namespace) -> dict[str, Any]:
+    """The sampling settings set by flags on this command line."""
+    given: dict[str, Any] = {
+        n: getattr(args, n) for n in _SAMPLING_FLAGS if getattr(args, n) is not None
+    }
     if args.stop:
         given["stop"] = tuple(args.stop)
+    return given
+
+
+def _sampling(args: argparse.Namespace, base: dict[str, Any] | None = None) -> Any:
+    """Settings from `base` (a conversation's, a preset's, the saved defaults), then the flags."""
+    from dataclasses import fields
+
+    from chatapp.core.sampling import SamplingSettings
+
+    known = {f.name for f in fields(SamplingSettings)}
+    values = {k: v for k, v in (base or {}).items() if k in known}
+    values.update(_given_sampling(args))
     try:
-        return SamplingSettings(**given)
-    except ValueError as exc:
+        return SamplingSettings.from_dict(values)
+    except (TypeError, ValueError) as exc:
         raise CliError(str(exc)) from None
 
 
@@ -179,14 +196,15 @@ def _chat(args: argparse.Namespace) -> int:
     from chatapp.engine.client import EngineClient, EngineError
     from chatapp.paths import logs_dir
 
-    sampling = _sampling(args)
+    flag_sampling = _sampling(args)  # a bad value is reported before anything else happens
     model = _model_path(args.model)
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
         raise CliError("empty prompt")
-    if args.no_save and args.session:
-        raise CliError("--session continues a saved conversation; it cannot be used with --no-save")
-    session = None if args.no_save else _ChatSession.open(args, model, sampling, prompt)
+    if args.no_save and (args.session or args.preset):
+        raise CliError("--session and --preset use saved data; they cannot go with --no-save")
+    session = None if args.no_save else _ChatSession.open(args, model, prompt)
+    sampling = session.sampling if session else flag_sampling
     messages = session.messages if session else (
         ([{"role": "system", "content": args.system}] if args.system else [])
         + [{"role": "user", "content": prompt}]
@@ -229,16 +247,16 @@ class _ChatSession:
     """The saved side of `chatapp chat`: the conversation, the user's message, the reply."""
 
     def __init__(self, store: Any, conversation: Any, messages: list[dict[str, str]],
-                 user_message_id: str) -> None:
+                 user_message_id: str, sampling: Any) -> None:
         self.store = store
         self.conversation = conversation
         self.messages = messages
         self.user_message_id = user_message_id
+        self.sampling = sampling
         self.writer: Any = None
 
     @classmethod
-    def open(cls, args: argparse.Namespace, model: Path, sampling: Any,
-             prompt: str) -> _ChatSession:
+    def open(cls, args: argparse.Namespace, model: Path, prompt: str) -> _ChatSession:
         from chatapp.storage.entities import NotFoundError, StorageError
         from chatapp.storage.repository import ChatStore
 
@@ -246,11 +264,26 @@ class _ChatSession:
         if store.notice:
             print(f"chatapp: {store.notice}", file=sys.stderr)
         try:
+            # Settings stick: a conversation keeps its own, a new one starts from the preset
+            # asked for or the saved defaults; flags on this command line override and stick.
+            base: Any
             if args.session:
                 conv = store.get_conversation(args.session)
+                base = conv.sampling
+            elif args.preset:
+                base = next((p.sampling for p in store.presets() if p.name == args.preset), None)
+                if base is None:
+                    names = ", ".join(p.name for p in store.presets())
+                    raise CliError(f"no preset {args.preset!r} (there are: {names})")
+            else:
+                base = store.get_setting("defaults.sampling")
+            sampling = _sampling(args, base if isinstance(base, dict) else None)
+            if args.session:
+                if _given_sampling(args):
+                    store.set_sampling(conv.id, sampling.to_dict())
                 if args.system is not None:
                     store.set_system_prompt(conv.id, args.system)
-                    conv = store.get_conversation(conv.id)
+                conv = store.get_conversation(conv.id)
             else:
                 conv = store.create_conversation(
                     model=model.name, system_prompt=args.system or "",
@@ -267,8 +300,12 @@ class _ChatSession:
         except StorageError as exc:
             store.close()
             raise CliError(str(exc)) from None
+        except CliError:
+            store.close()
+            raise
         system = [{"role": "system", "content": conv.system_prompt}] if conv.system_prompt else []
-        return cls(store, conv, [*system, *history, {"role": "user", "content": prompt}], user.id)
+        return cls(store, conv, [*system, *history, {"role": "user", "content": prompt}], user.id,
+                   sampling)
 
     def begin(self) -> None:
         from chatapp.storage.reply_writer import ReplyWriter

@@ -94,3 +94,24 @@ def test_import_of_a_non_conversation_is_one_line(tmp_path: Path) -> None:
     bad.write_text('{"hello": 1}')
     out = chatapp("sessions", "import", str(bad))
     assert out.returncode == 1 and "not a chatapp conversation" in out.stderr
+
+
+def test_sampling_settings_stick_to_a_conversation(starter_model: Path) -> None:
+    model = str(starter_model)
+    assert chatapp("chat", "-m", model, "--preset", "Precise", "--max-tokens", "3",
+                   "Hi").returncode == 0
+    (conv,) = ok("sessions", "list")
+    cont = chatapp("chat", "-m", model, "--session", conv["id"], "--max-tokens", "3", "Again")
+    assert cont.returncode == 0, cont.stderr
+    replies = [m for m in ok("sessions", "show", conv["id"])["messages"]
+               if m["role"] == "assistant"]
+    # Precise is temperature 0.2; the second turn kept it without being told again
+    assert [r["provenance"]["sampling"]["temperature"] for r in replies] == [0.2, 0.2]
+    chatapp("chat", "-m", model, "--session", conv["id"], "--temperature", "0.9",
+            "--max-tokens", "3", "Once more")
+    chatapp("chat", "-m", model, "--session", conv["id"], "--max-tokens", "3", "Last")
+    replies = [m for m in ok("sessions", "show", conv["id"])["messages"]
+               if m["role"] == "assistant"]
+    assert [r["provenance"]["sampling"]["temperature"] for r in replies][2:] == [0.9, 0.9]
+    bad = chatapp("chat", "-m", model, "--preset", "Nope", "hi")
+    assert bad.returncode == 1 and "Precise" in bad.stderr and "Traceback" not in bad.stderr

@@ -205,9 +205,10 @@ def main() -> int:
     app_run(client, messages(-2), 16, True)
     for rep in range(args.reps):
         # Distinct conversations, so the app's prompt cache cannot help one run with another's.
-        results["raw"].append(raw.run(messages(rep), args.tokens))
-        results["app_records_off"].append(app_run(client, messages(1000 + rep), args.tokens, False))
-        results["app_records_on"].append(app_run(client, messages(2000 + rep), args.tokens, True))
+        # (numbers of equal width: every path's prompt has the same number of tokens)
+        results["raw"].append(raw.run(messages(1000 + rep), args.tokens))
+        results["app_records_off"].append(app_run(client, messages(2000 + rep), args.tokens, False))
+        results["app_records_on"].append(app_run(client, messages(3000 + rep), args.tokens, True))
     client.shutdown()
 
     base_gen = median(results["raw"], "gen_tok_s")

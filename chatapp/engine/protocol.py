@@ -29,7 +29,8 @@ Events (model process → app):
      "chosen_rank": INT, "chosen_p": FLOAT, "raw_rank": INT, "raw_p": FLOAT}
     {"type": "done", "id": ID, "finish_reason": "stop"|"length"|"stop_string"|"cancelled"
      |"context_full", "text": STR, "tail": STR, "prompt_tokens": INT, "generated_tokens": INT,
-     "time_to_first_token_ms": FLOAT, "tokens_per_s": FLOAT, "seed": INT, ...}
+     "time_to_first_token_ms": FLOAT, "tokens_per_s": FLOAT, "seed": INT,
+     "cancel_latency_ms": FLOAT (cancelled replies: from the cancel's arrival to the stop), ...}
     {"type": "unloaded", "id": ID}
     {"type": "status", "id": ID, "state": "idle"|"loading"|"ready"|"generating",
      "model": {...}|null, "pid": INT, "rss_bytes": INT, "versions": {...}}

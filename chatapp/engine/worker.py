@@ -39,6 +39,7 @@ class Worker:
         self._jobs: queue.Queue[dict[str, Any] | None] = queue.Queue()
         # One cancel flag per queued or running generation, so an early cancel is not lost.
         self._cancels: dict[str, threading.Event] = {}
+        self._cancelled_at: dict[str, float] = {}  # when a cancel arrived (perf_counter)
         self.state = "idle"
         self._model: Any = None  # LoadedModel, owned by the engine thread
         self._model_info: dict[str, Any] | None = None
@@ -87,7 +88,8 @@ class Worker:
             self.emit(self._status(req_id))
         elif op == "cancel":
             for key, flag in list(self._cancels.items()):
-                if cmd.get("id") in (None, key):
+                if cmd.get("id") in (None, key) and not flag.is_set():
+                    self._cancelled_at[key] = time.perf_counter()
                     flag.set()
         elif op == "generate" and self._cancels:
             self.emit(protocol.error(req_id, "busy", "a reply is already being generated"))
@@ -135,6 +137,7 @@ class Worker:
             # a caller that acts on `done` at once must not be told "busy".
             self.state = "ready" if self._model is not None else "idle"
             self._cancels.pop(req_id, None)
+            self._cancelled_at.pop(req_id, None)
             self.emit(final)
         self._unload()
 
@@ -204,6 +207,11 @@ class Worker:
         cancel = self._cancels.get(req_id) or threading.Event()
         try:
             summary = Generator(self._model).run(req_id, req, cancel, self.emit)
+            cancelled_at = self._cancelled_at.get(req_id)
+            if summary["finish_reason"] == "cancelled" and cancelled_at is not None:
+                # How long the reply ran on after the cancel arrived: at most one token.
+                summary["cancel_latency_ms"] = round(
+                    (time.perf_counter() - cancelled_at) * 1000, 2)
         except TemplateError as exc:
             return protocol.error(req_id, "template", f"chat template: {exc}")
         except GenerationError as exc:

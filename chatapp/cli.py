@@ -23,6 +23,8 @@ class CliError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
+    from chatapp.storage.entities import StorageError
+
     args = _parser().parse_args(argv)
     try:
         if args.version:
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_app()
         return int(handler(args))
-    except CliError as exc:
+    except (CliError, StorageError) as exc:  # a storage error here: opening the database
         print(f"chatapp: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -45,6 +45,7 @@ from chatapp.storage.entities import (
     SearchHit,
 )
 from chatapp.storage.importer import insert_tree
+from chatapp.storage.owner_lock import OwnerLock
 from chatapp.storage.schema import BUILTIN_PRESETS
 from chatapp.storage.titles import auto_title, storable
 from chatapp.storage.tree import Node, walk_active
@@ -89,9 +90,15 @@ class ChatStore:
         self.backups_dir = backups_dir if backups_dir is not None else db_path.parent / "backups"
         self.keep_backups = keep_backups
         self._backup_check: Check = backup_check
-        self.open_result: OpenResult = open_database(
-            db_path, backups_dir=self.backups_dir, keep_backups=keep_backups, check=check,
-            backup_check=backup_check)
+        # One owner per database (before anything reads or repairs it): DatabaseInUseError.
+        self._lock = OwnerLock(db_path)
+        try:
+            self.open_result: OpenResult = open_database(
+                db_path, backups_dir=self.backups_dir, keep_backups=keep_backups, check=check,
+                backup_check=backup_check)
+        except BaseException:
+            self._lock.release()
+            raise
         self.path = self.open_result.path
         self.read_only = self.open_result.read_only
         self.notice = self.open_result.notice
@@ -122,6 +129,7 @@ class ChatStore:
                 self._conn.execute("PRAGMA optimize")
         finally:
             self._conn.close()
+            self._lock.release()
 
     def __enter__(self) -> ChatStore:
         """The store itself; closed at the end of the block."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QTextCursor
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -73,10 +73,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("chatapp")
         self.resize(900, 700)
 
-        self.model_label = QLabel(self.tr("No model loaded"))
+        self.model_label = QLabel()
         self.model_label.setTextFormat(Qt.TextFormat.PlainText)
         self.model_label.setWordWrap(True)
-        open_button = QPushButton(self.tr("Open model…"))
+        self.open_button = open_button = QPushButton()
         open_button.clicked.connect(self._choose_model)
         top = QHBoxLayout()
         top.addWidget(self.model_label, 1)
@@ -85,18 +85,14 @@ class MainWindow(QMainWindow):
         self.transcript = QTextBrowser()
         self.transcript.setOpenLinks(False)
         self.transcript.setOpenExternalLinks(False)
-        self.transcript.setPlaceholderText(self.tr("Replies appear here."))
 
         self.composer = Composer()
-        self.composer.setPlaceholderText(
-            self.tr("Type a message. Enter sends, Shift+Enter starts a new line, Esc stops.")
-        )
         self.composer.setMaximumHeight(110)
         self.composer.sig_send.connect(self.send)
         self.composer.sig_stop.connect(self.stop)
-        self.send_button = QPushButton(self.tr("Send"))
+        self.send_button = QPushButton()
         self.send_button.clicked.connect(self.send)
-        self.stop_button = QPushButton(self.tr("Stop"))
+        self.stop_button = QPushButton()
         self.stop_button.clicked.connect(self.stop)
         self.stop_button.setEnabled(False)
         buttons = QVBoxLayout()
@@ -112,23 +108,52 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.transcript, 1)
         layout.addLayout(bottom)
         self.setCentralWidget(central)
+        #: What the model bar says, as data, so that a language switch can say it again.
+        self._model_state: tuple[str, str] = ("none", "")
+        self._retranslate()
         self.statusBar().showMessage(self.tr("Starting the model process…"))
 
         engine.sig_event.connect(self._on_event)
         if model_path is not None:
             self.load_model(model_path)
-        else:
-            self.model_label.setText(self.tr(
-                "No model yet. Install the starter model with `chatapp models starter`, "
-                "or open a GGUF file."
-            ))
+
+    def changeEvent(self, event: QEvent) -> None:
+        """Retranslate when the language changes (Qt sends LanguageChange)."""
+        if event.type() == QEvent.Type.LanguageChange:
+            self._retranslate()
+        super().changeEvent(event)
+
+    def _retranslate(self) -> None:
+        self.open_button.setText(self.tr("Open model…"))
+        self.transcript.setPlaceholderText(self.tr("Replies appear here."))
+        self.composer.setPlaceholderText(
+            self.tr("Type a message. Enter sends, Shift+Enter starts a new line, Esc stops.")
+        )
+        self.send_button.setText(self.tr("Send"))
+        self.stop_button.setText(self.tr("Stop"))
+        self._show_model_state()
+
+    def _set_model_state(self, state: str, detail: str = "") -> None:
+        self._model_state = (state, detail)
+        self._show_model_state()
+
+    def _show_model_state(self) -> None:
+        state, detail = self._model_state
+        texts = {
+            "none": self.tr("No model yet. Install the starter model with `chatapp models "
+                            "starter`, or open a GGUF file."),
+            "loading": self.tr("Loading {name}…").format(name=detail),
+            "ready": detail,
+            "failed": self.tr("Model not loaded: {reason}").format(reason=detail),
+        }
+        self.model_label.setText(texts[state])
 
     # -- actions --------------------------------------------------------------------------------
 
     def load_model(self, path: Path) -> None:
         """Load a model in the model process (the window stays responsive)."""
         self._ready = False
-        self.model_label.setText(self.tr("Loading {name}…").format(name=path.name))
+        self._set_model_state("loading", path.name)
         self._load_id = self.engine.load(path, n_ctx=4096)
 
     def _choose_model(self) -> None:
@@ -148,7 +173,8 @@ class MainWindow(QMainWindow):
             return
         self.composer.clear()
         self.messages.append({"role": "user", "content": text})
-        self._append(f"\n{self.tr('You')}\n{text}\n\n{self.tr('Assistant')}\n")
+        you, assistant = self.tr("You"), self.tr("Assistant")  # (lupdate misses f-strings)
+        self._append(f"\n{you}\n{text}\n\n{assistant}\n")
         self._reply = ""
         self._gen_id = self.engine.generate(self.messages, SamplingSettings())
         self.stop_button.setEnabled(True)
@@ -177,11 +203,12 @@ class MainWindow(QMainWindow):
         elif kind == "loaded" and req_id == self._load_id:
             self._ready = True
             m = event["model"]
-            self.model_label.setText(
-                f"{Path(m['path']).name} · {m['architecture']} · {m['parameters'] / 1e6:.0f}M "
-                f"params · {m['quantization']} · ctx {m['n_ctx']} · threads {m['n_threads']}"
-                f" · GPU layers {m['n_gpu_layers']}"
-            )
+            self._set_model_state("ready", self.tr(
+                "{name} · {arch} · {params:.0f}M parameters · {quant} · context {ctx} · "
+                "threads {threads} · GPU layers {gpu}"
+            ).format(name=Path(m["path"]).name, arch=m["architecture"],
+                     params=m["parameters"] / 1e6, quant=m["quantization"], ctx=m["n_ctx"],
+                     threads=m["n_threads"], gpu=m["n_gpu_layers"]))
             self.statusBar().showMessage(self.tr("Ready."))
         elif kind == "error":
             self._on_error(event)
@@ -189,13 +216,13 @@ class MainWindow(QMainWindow):
     def _on_error(self, event: dict[str, Any]) -> None:
         message = str(event["message"])
         if event.get("id") == self._gen_id and self._gen_id is not None:
-            self._append(f"\n[{self.tr('error')}: {message}]\n")
+            self._append("\n[" + self.tr("error: {message}").format(message=message) + "]\n")
             self._finish_reply(None)
         if event.get("id") == self._load_id or event.get("code") == "crashed":
             self._ready = event.get("id") != self._load_id and self._ready
             if event.get("code") == "crashed":
                 self._ready = False
-            self.model_label.setText(self.tr("Model not loaded: {reason}").format(reason=message))
+            self._set_model_state("failed", message)
         self.statusBar().showMessage(message)
 
     def _finish_reply(self, summary: dict[str, Any] | None) -> None:

@@ -40,10 +40,13 @@ def test_every_string_in_the_code_has_a_chinese_translation(tmp_path: Path) -> N
     assert set(now) == set(committed), (
         f"strings changed: new {sorted(set(now) - set(committed))}, "
         f"gone {sorted(set(committed) - set(now))} — run the commands in resources/i18n")
-    untranslated = [src for (_ctx, src), msg in now.items()
-                    if (msg.find("translation") is None
-                        or msg.find("translation").get("type") == "unfinished"  # type: ignore[union-attr]
-                        or not (msg.findtext("translation") or "").strip())]
+    untranslated = []
+    for (_ctx, src), msg in now.items():
+        translation = msg.find("translation")
+        # plural entries keep their text in <numerusform> children, hence itertext()
+        text = "".join(translation.itertext()).strip() if translation is not None else ""
+        if translation is None or translation.get("type") == "unfinished" or not text:
+            untranslated.append(src)
     assert not untranslated
 
 

@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from chatapp.services.engine_service import EngineService
 from chatapp.services.i18n import QM_DIR, Translations
+from chatapp.services.store_service import StoreService
 from chatapp.ui.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,10 +62,12 @@ def test_the_compiled_translation_is_current(tmp_path: Path) -> None:
 def window(qtbot: QtBot, tmp_path: Path) -> Iterator[MainWindow]:
     engine = EngineService(log_path=tmp_path / "engine.log")
     engine.start()
-    win = MainWindow(engine, None)
+    store = StoreService()
+    win = MainWindow(engine, store, None)
     qtbot.addWidget(win)
     yield win
     engine.shutdown()
+    store.close()
 
 
 def test_switching_language_applies_at_once(qtbot: QtBot, window: MainWindow) -> None:

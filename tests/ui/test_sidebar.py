@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,6 @@ from chatapp.ui.sidebar import (
     parse_snippet,
     snippet_html,
 )
-
-
-@pytest.fixture
-def service(qtbot: QtBot) -> Iterator[StoreService]:
-    svc = StoreService()
-    with qtbot.waitSignal(svc.sig_opened, timeout=10_000):
-        pass
-    yield svc
-    svc.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,6 @@ from pytestqt.qtbot import QtBot
 from chatapp.services.store_service import Changed, StoreService, StoreUnavailableError
 from chatapp.storage import ChatStore, Conversation, NotFoundError, ReadOnlyError
 from chatapp.storage.schema import SCHEMA_VERSION
-
-
-@pytest.fixture
-def service(qtbot: QtBot) -> Iterator[StoreService]:
-    svc = StoreService()
-    with qtbot.waitSignal(svc.sig_opened, timeout=10_000):
-        pass
-    yield svc
-    svc.close()
 
 
 def test_the_store_opens_and_works_on_the_worker_never_the_gui_thread(

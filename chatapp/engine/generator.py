@@ -177,13 +177,7 @@ class Generator:
     def __init__(self, model: LoadedModel) -> None:
         """Bind to the model (owned by the calling thread)."""
         self.model = model
-        self._texts: dict[int, str] = {}
-
-    def _text(self, token: int) -> str:
-        text = self._texts.get(token)
-        if text is None:
-            text = self._texts[token] = self.model.piece_text(token)
-        return text
+        self._text = model.piece_text
 
     def run(
         self, req_id: str, req: GenerateRequest, cancel: threading.Event, emit: Emit

@@ -138,6 +138,7 @@ class LoadedModel:
         self.n_vocab = int(llama_cpp.llama_vocab_n_tokens(self.vocab_ptr))
         self.add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self.vocab_ptr))
         self._pieces: dict[int, bytes] = {}
+        self._texts: dict[int, str] = {}
         bos = self._special_text(int(llama_cpp.llama_vocab_bos(self.vocab_ptr)))
         eos = self._special_text(int(llama_cpp.llama_vocab_eos(self.vocab_ptr)))
         #: Why the model's own template is not used, if it is not (shown in the status).
@@ -216,8 +217,11 @@ class LoadedModel:
         return value
 
     def piece_text(self, token: int) -> str:
-        """A token's text for display (partial UTF-8 shown as U+FFFD)."""
-        return self.piece(token).decode("utf-8", "replace")
+        """A token's text for display (partial UTF-8 shown as U+FFFD); cached per token id."""
+        text = self._texts.get(token)
+        if text is None:
+            text = self._texts[token] = self.piece(token).decode("utf-8", "replace")
+        return text
 
     def is_eog(self, token: int) -> bool:
         """True for end-of-generation tokens (EOS, EOT, <|im_end|> ...)."""

@@ -459,10 +459,8 @@ class MainWindow(QMainWindow):
                 self.store.write(lambda s: save.failed(message),
                                  Changed(frozenset({save.conversation_id}), lists=True))
             self._finish_reply(None)
-        if event.get("id") == self._load_id or crashed:
-            self._ready = event.get("id") != self._load_id and self._ready
-            if crashed:
-                self._ready = False
+        if event.get("id") == self._load_id or crashed:  # no model is usable now
+            self._ready = False
             self._set_model_state("failed", message)
         self.statusBar().showMessage(message)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,7 +139,67 @@ def _parser() -> argparse.ArgumentParser:
         return EXIT_USAGE
 
     models.set_defaults(handler=models_help)
+
+    render = sub.add_parser(
+        "render", help="draw a Markdown file or a stored conversation to a PNG (offscreen)",
+        description="Renders through the window's own message widgets, offscreen: for "
+                    "screenshots, bug reports and tests.  Writes the PNG and, with --html, the "
+                    "HTML the view was given.")
+    render.add_argument("markdown", nargs="?", type=Path, help="a Markdown file ('-': stdin)")
+    render.add_argument("--session", help="a stored conversation's id (its active branch)")
+    render.add_argument("-o", "--output", type=Path, required=True, help="the PNG to write")
+    render.add_argument("--html", type=Path, help="also write the HTML here")
+    render.add_argument("--width", type=int, default=900, help="picture width in pixels")
+    render.add_argument("--theme", choices=("light", "dark"), default="light")
+    render.add_argument("--language", choices=("en", "zh_CN"), default="en",
+                        help="language of the labels around the messages")
+    render.set_defaults(handler=_render)
     return parser
+
+
+def _render(args: argparse.Namespace) -> int:
+    if (args.markdown is None) == (args.session is None):
+        raise CliError("render: give a Markdown file or --session ID (one of them)")
+    if not 200 <= args.width <= 8000:
+        raise CliError("render: --width must be between 200 and 8000")
+    if args.session is not None:
+        from chatapp.storage.repository import ChatStore
+
+        store = ChatStore.open_default()
+        try:
+            messages = store.active_path(args.session)
+            branches = store.branches(args.session)
+        finally:
+            store.close()
+    else:
+        try:
+            text = (sys.stdin.read() if str(args.markdown) == "-"
+                    else args.markdown.read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            raise CliError(f"render: cannot read {args.markdown}: {exc.strerror}") from exc
+        branches = {}
+    # Offscreen unless told otherwise: a render needs no display.
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from chatapp.services.i18n import Translations
+    from chatapp.ui.fonts import ensure_cjk_font
+    from chatapp.ui.render import markdown_message, render_messages
+    from chatapp.ui.theme import apply_theme
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    ensure_cjk_font()
+    dark = apply_theme(app, args.theme)
+    Translations(app).apply(args.language)
+    if args.session is None:
+        messages = [markdown_message(text)]
+    result = render_messages(messages, args.output, html_path=args.html, width=args.width,
+                             dark=dark, branches=branches)
+    print(f"{result.png} ({result.width}x{result.height})"
+          + (f", {result.html}" if result.html else "")
+          + (" — cut: the conversation is taller than one picture" if result.cut else ""))
+    return 0
 
 
 def _version() -> int:
@@ -221,7 +282,13 @@ def _chat(args: argparse.Namespace) -> int:
                     flash_attn=args.flash_attn)
         if session:
             session.begin()
-        for event in client.generate(messages, sampling, records=records, top_n=args.top_n):
+        for event in client.generate(messages, sampling, records=records, top_n=args.top_n,
+                                     context_event=True):
+            if event["type"] == "context":
+                # Not printed with --json: its output stays "one object per token, then the
+                # summary" (which carries dropped_messages); a note on stderr suits both modes.
+                _context_note(event)
+                continue
             if session:
                 session.event(event)
             if args.json and args.no_records:
@@ -243,6 +310,15 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 _RECORD_KEYS = frozenset({"stages", "chosen_rank", "chosen_p", "raw_rank", "raw_p"})
+
+
+def _context_note(event: dict[str, Any]) -> None:
+    """Say on stderr when the oldest messages were left out to fit the context."""
+    dropped = int(event.get("dropped_messages") or 0)
+    if dropped:
+        what = ("the oldest message was left out: it no longer fits" if dropped == 1 else
+                f"the {dropped} oldest messages were left out: they no longer fit")
+        print(f"({what} in the {event.get('n_ctx')}-token context)", file=sys.stderr)
 
 
 class _ChatSession:

@@ -29,9 +29,11 @@ def starter_model() -> Path:
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own data folder."""
+    """Every test gets its own data folder, and its own config folder (which can name
+    another data folder: a test must never read or write the user's real one)."""
     folder = tmp_path / "data"
     monkeypatch.setenv("CHATAPP_DATA_DIR", str(folder))
+    monkeypatch.setenv("CHATAPP_CONFIG_DIR", str(tmp_path / "config"))
     return folder
 
 

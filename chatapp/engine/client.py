@@ -322,10 +322,16 @@ class EngineClient:
         records: bool = True,
         top_n: int = 20,
         timeout: float | None = None,
+        continue_reply: bool = False,
+        context_event: bool = False,
     ) -> Iterator[dict[str, Any]]:
         """Stream a reply: token events, then the `done` event.  Raises EngineError.
 
-        Leaving the iteration early cancels the generation.
+        `continue_reply`: the last message is a reply to make longer (see protocol.py).
+        `context_event`: also yield the `context` event (what fitted into the context) before
+        the first token; it is left out by default, so that callers counting on "tokens, then
+        done" keep working.  `on_event` sees it either way.  Leaving the iteration early cancels
+        the generation.
         """
         sampling = sampling or SamplingSettings()
         box: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -334,7 +340,7 @@ class EngineClient:
         try:
             self._send_as(
                 req_id, "generate", messages=list(messages), sampling=sampling.to_dict(),
-                records=records, top_n=top_n,
+                records=records, top_n=top_n, continue_reply=continue_reply,
             )
             while True:
                 event = self._next(box, timeout, "generate")
@@ -346,6 +352,8 @@ class EngineClient:
                     finished = True
                     yield event
                     return
+                if kind == "context" and not context_event:
+                    continue
                 yield event
         finally:
             if not finished:

@@ -16,6 +16,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
+from chatapp.core.context_fit import ContextFit, ContextOverflowError, fit_messages
 from chatapp.core.sampling import STAGES, SamplingSettings
 from chatapp.engine.probes import ProbeSet, StageSnapshot
 from chatapp.engine.runtime import LoadedModel
@@ -36,12 +37,28 @@ class GenerateRequest:
         sampling: sampler settings.
         records: send per-token stage records (the panel's data).
         top_n: candidates kept per stage in the records.
+        continue_reply: the last message is a reply to make longer: the prompt is the
+            conversation before it with the generation prompt, followed by its text verbatim,
+            and the reply streamed is only what comes after that text.
     """
 
     messages: Sequence[dict[str, Any]]
     sampling: SamplingSettings
     records: bool = True
     top_n: int = 20
+    continue_reply: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse a continuation that has nothing to continue (ValueError: a bad request)."""
+        if not isinstance(self.continue_reply, bool):
+            raise ValueError("continue_reply must be true or false")
+        if self.continue_reply:
+            last = self.messages[-1] if self.messages else None
+            if last is None or last.get("role") != "assistant":
+                raise ValueError("continue_reply needs the last message to be the assistant's "
+                                 "reply to continue")
+            if not isinstance(last.get("content"), str):
+                raise ValueError("the reply to continue must have text content")
 
 
 class SamplerChain:
@@ -182,16 +199,18 @@ class Generator:
     def run(
         self, req_id: str, req: GenerateRequest, cancel: threading.Event, emit: Emit
     ) -> dict[str, Any]:
-        """Generate one reply; returns the summary (also the body of the `done` event)."""
+        """Generate one reply; returns the summary (also the body of the `done` event).
+
+        Before the first token, a `context` event says what fitted into the context (the
+        oldest turns of a conversation that outgrew it are left out).
+        """
         t0 = time.perf_counter()
         model = self.model
-        prompt = model.template.render(req.messages)
-        tokens = model.tokenize(prompt)
-        if len(tokens) >= model.n_ctx:
-            raise GenerationError(
-                f"the conversation is {len(tokens)} tokens long but the context holds "
-                f"{model.n_ctx}; shorten it or load the model with a larger context"
-            )
+        fit, tokens, reserve = self._fit(req)
+        emit({
+            "type": "context", "id": req_id, "prompt_tokens": len(tokens), "n_ctx": model.n_ctx,
+            "reserve": reserve, "dropped_messages": fit.dropped,
+        })
         reused = self._prefill(tokens, cancel)
         t_prompt = time.perf_counter()
 
@@ -213,6 +232,7 @@ class Generator:
         summary.update(
             prompt_tokens=len(tokens),
             cached_prompt_tokens=reused,
+            dropped_messages=fit.dropped,
             time_to_first_token_ms=round(ttft * 1000, 2),
             prompt_ms=round(prompt_s * 1000, 2),
             prompt_tokens_per_s=round((len(tokens) - reused) / prompt_s, 2) if prompt_s else 0.0,
@@ -223,6 +243,38 @@ class Generator:
             sampling=req.sampling.to_dict() | {"seed": chain.seed},
         )
         return summary
+
+    def prompt_text(self, messages: Sequence[dict[str, Any]], continue_reply: bool) -> str:
+        """The prompt for `messages`: the template's rendering with the generation prompt, or,
+        to continue the last message (a reply), the rendering of the ones before it followed by
+        its text as it is (the model goes on from its last character)."""
+        if continue_reply:
+            return self.model.template.render(messages[:-1]) + str(messages[-1]["content"])
+        return self.model.template.render(messages)
+
+    def _fit(self, req: GenerateRequest) -> tuple[ContextFit, list[int], int]:
+        """Leave out the oldest turns that do not fit; returns the fit, the prompt's tokens and
+        the room kept free for the reply.  Raises GenerationError when even the last message
+        (and the system prompt) do not fit, TemplateError when the template fails."""
+        model = self.model
+        # Room for the reply: all of it when it is short, but never more than a quarter of the
+        # context, or a large max_tokens would push the whole conversation out.  Replies longer
+        # than the room end as "context_full" once the context is used up.
+        reserve = max(1, min(req.sampling.max_tokens, model.n_ctx // 4))
+        tokenized: dict[int, list[int]] = {}  # kept messages -> prompt tokens: no re-tokenizing
+
+        def count(messages: Sequence[dict[str, Any]]) -> int:
+            tokens = model.tokenize(self.prompt_text(messages, req.continue_reply))
+            tokenized[len(messages)] = tokens
+            return len(tokens)
+
+        try:
+            fit = fit_messages(req.messages, count, model.n_ctx, reserve,
+                               keep_last=2 if req.continue_reply else 1)
+        except ContextOverflowError as exc:
+            raise GenerationError(str(exc)) from None
+        # Kept messages are the system prompt plus a suffix, so their count names the candidate.
+        return fit, tokenized[len(fit.messages)], reserve
 
     def _prefill(self, tokens: list[int], cancel: threading.Event) -> int:
         """Decode the prompt, reusing the KV cache's common prefix; returns tokens reused."""

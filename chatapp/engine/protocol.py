@@ -10,7 +10,8 @@ Commands (app → model process); `id` is chosen by the app and echoed by every 
     {"op": "load", "id": ID, "path": STR, "n_ctx": INT, "n_threads": INT|null,
      "n_threads_batch": INT|null, "n_gpu_layers": INT, "flash_attn": BOOL}
     {"op": "generate", "id": ID, "messages": [{"role": STR, "content": STR}, ...],
-     "sampling": {SamplingSettings fields}, "records": BOOL, "top_n": INT}
+     "sampling": {SamplingSettings fields}, "records": BOOL, "top_n": INT,
+     "continue_reply": BOOL}                 # optional, default false; see below
     {"op": "cancel", "id": ID}          # the generation to stop; takes effect within one token
     {"op": "unload", "id": ID}
     {"op": "status", "id": ID}
@@ -21,6 +22,8 @@ Events (model process → app):
     {"type": "ready", "pid": INT, "versions": {...}}               # once, at start
     {"type": "progress", "id": ID, "progress": FLOAT}              # while loading, 0..1
     {"type": "loaded", "id": ID, "model": {...}, "sha256": STR, "load_ms": FLOAT}
+    {"type": "context", "id": ID, "prompt_tokens": INT, "n_ctx": INT, "reserve": INT,
+     "dropped_messages": INT}                # once per generate, before its first token
     {"type": "token", "id": ID, "i": INT, "token": INT, "piece": STR, "text": STR,
      "t_ms": FLOAT, "sample_ms": FLOAT,
      # with "records": true, also:
@@ -29,6 +32,7 @@ Events (model process → app):
      "chosen_rank": INT, "chosen_p": FLOAT, "raw_rank": INT, "raw_p": FLOAT}
     {"type": "done", "id": ID, "finish_reason": "stop"|"length"|"stop_string"|"cancelled"
      |"context_full", "text": STR, "tail": STR, "prompt_tokens": INT, "generated_tokens": INT,
+     "cached_prompt_tokens": INT, "dropped_messages": INT,
      "time_to_first_token_ms": FLOAT, "tokens_per_s": FLOAT, "seed": INT,
      "cancel_latency_ms": FLOAT (cancelled replies: from the cancel's arrival to the stop), ...}
     {"type": "unloaded", "id": ID}
@@ -38,6 +42,29 @@ Events (model process → app):
 
 A token event's `text` is what may be shown now: whole UTF-8 characters, with text that could
 begin a stop string held back; `done.tail` is the rest.  `piece` is the token's own text.
+
+Fitting the context: a conversation longer than the context is sent without its oldest whole
+turns (a user message and the replies after it); the leading system message(s) and the last
+message (the last two with `continue_reply`) are always kept.  `reserve` tokens are kept free
+for the reply: min(max_tokens, n_ctx // 4), at least 1.  The `context` event says what was sent:
+`prompt_tokens` (the prompt after fitting, <= n_ctx - reserve) and `dropped_messages` (how many
+messages were left out, also in `done`).  When even the kept messages do not fit, the answer is
+an error with code "generation" whose message says so in words.  `cached_prompt_tokens`: prompt
+tokens whose keys and values were already in the KV cache (a common prefix with the last run).
+
+`continue_reply`: the last message must be the assistant's (else "bad_request"); the prompt is
+the template's rendering of the messages before it, with the generation prompt, followed by that
+message's text as it is, and the reply streamed (token events, `done.text`) is only what the
+model adds to it.
+
+The `loaded` event's model (also `status.model`) describes the file and where it runs, among
+other fields: "size_bytes" (the file's size), "weights_bytes" (its tensors' size), "backend"
+(the ggml backend that runs the model's layers: "CPU", "CUDA", "Metal", "Vulkan" ...),
+"devices": [{"name": STR, "description": STR, "type": "CPU"|"GPU"|"iGPU"|"accelerator"|...,
+"backend": STR, "memory_total": INT|null, "memory_free": INT|null}, ...] (every device
+llama.cpp can use, memory in bytes, null where unknown; a CPU's free memory is what the system
+reports available, as ggml calls all RAM free) and "devices_note": STR|null (why the list came
+from the system instead of llama.cpp, when it did).
 
 Error codes: "bad_request", "preflight" (the file failed the header check), "load" (llama.cpp
 refused the file), "not_loaded", "busy", "template" (the chat template failed or was stopped),
@@ -53,7 +80,7 @@ from typing import Any
 
 OPS = frozenset({"load", "generate", "cancel", "unload", "status", "shutdown"})
 EVENTS = frozenset(
-    {"ready", "progress", "loaded", "token", "done", "unloaded", "status", "error"}
+    {"ready", "progress", "loaded", "context", "token", "done", "unloaded", "status", "error"}
 )
 
 #: Longest line accepted from the other side (a token event with records is a few KB).

@@ -10,8 +10,10 @@ import contextlib
 import ctypes
 import gc
 import os
+import platform
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,13 +163,15 @@ class LoadedModel:
         """What the status display shows about the loaded model."""
         desc = ctypes.create_string_buffer(256)
         llama_cpp.llama_model_desc(self.model_ptr, desc, 256)
+        system_info = llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip()
         return {
             "path": self.settings.path,
             "description": desc.value.decode("utf-8", "replace"),
             "architecture": self.info.architecture,
             "quantization": self.info.quantization,
             "parameters": int(llama_cpp.llama_model_n_params(self.model_ptr)),
-            "size_bytes": int(llama_cpp.llama_model_size(self.model_ptr)),
+            "size_bytes": _file_size(self.settings.path),
+            "weights_bytes": int(llama_cpp.llama_model_size(self.model_ptr)),
             "n_layer": int(llama_cpp.llama_model_n_layer(self.model_ptr)),
             "n_head": int(llama_cpp.llama_model_n_head(self.model_ptr)),
             "n_ctx": self.n_ctx,
@@ -176,14 +180,27 @@ class LoadedModel:
             "n_threads": self.threads.n_threads,
             "n_threads_batch": self.threads.n_threads_batch,
             "threads_reason": self.threads.reason,
-            "n_gpu_layers": self.settings.n_gpu_layers,
+            # What runs on the GPU, not what was asked: "auto" (-1) means every layer where
+            # llama.cpp can offload, and nothing on a CPU-only build.
+            "n_gpu_layers": self.gpu_layers,
+            "n_gpu_layers_requested": self.settings.n_gpu_layers,
             "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
             "flash_attn": self.settings.flash_attn,
             "chat_template": "built-in ChatML fallback" if self.template.is_fallback
             else "from the model file",
             "chat_template_problem": self.template_problem,
-            "system_info": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+            "system_info": system_info,
+            **backend_and_devices(self.gpu_layers, system_info=system_info),
         }
+
+    @property
+    def gpu_layers(self) -> int:
+        """How many layers llama.cpp offloads (its count includes the output layer)."""
+        if not llama_cpp.llama_supports_gpu_offload():
+            return 0
+        n_layer = int(llama_cpp.llama_model_n_layer(self.model_ptr))
+        requested = self.settings.n_gpu_layers
+        return n_layer + 1 if requested < 0 else min(requested, n_layer + 1)
 
     def tokenize(self, text: str) -> list[int]:
         """Tokens of a rendered prompt (special tokens parsed; BOS added if the model wants it)."""
@@ -234,6 +251,166 @@ class LoadedModel:
         self.cached_tokens = []
         gc.collect()
         release_free_heap()
+
+
+def _file_size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:  # the file went away after loading (it is mapped): not worth failing for
+        return None
+
+
+# -- backends and devices ---------------------------------------------------------------------
+
+#: enum ggml_backend_dev_type (ggml-backend.h), in words for the model picker.
+_DEVICE_TYPES = {0: "CPU", 1: "GPU", 2: "iGPU", 3: "accelerator", 4: "meta"}
+_GPU_TYPES = frozenset({"GPU", "iGPU"})
+
+
+class _DeviceApi:
+    """ggml's device enumeration through ctypes (llama-cpp-python 0.3.36 does not bind it).
+
+    The functions are exported by the ggml libraries that libllama links, so they are looked up
+    through a handle of our own on libllama: setting argtypes on llama-cpp-python's function
+    objects would change them under its feet.  Raises AttributeError (a function is missing) or
+    OSError (the library cannot be opened) from the constructor; nothing is called before all
+    functions are found.
+    """
+
+    def __init__(self, lib: Any = None) -> None:
+        """Declare the prototypes on `lib` (default: a fresh handle on libllama)."""
+        if lib is None:
+            name = getattr(getattr(llama_cpp.llama_cpp, "_lib", None), "_name", None)
+            if not isinstance(name, str):
+                raise OSError("llama-cpp-python does not say where libllama is")
+            lib = ctypes.CDLL(name)
+        vp, text = ctypes.c_void_p, ctypes.c_char_p
+        size_p = ctypes.POINTER(ctypes.c_size_t)
+        self.count = self._fn(lib, "ggml_backend_dev_count", [], ctypes.c_size_t)
+        self.get = self._fn(lib, "ggml_backend_dev_get", [ctypes.c_size_t], vp)
+        self.name = self._fn(lib, "ggml_backend_dev_name", [vp], text)
+        self.description = self._fn(lib, "ggml_backend_dev_description", [vp], text)
+        self.memory = self._fn(lib, "ggml_backend_dev_memory", [vp, size_p, size_p], None)
+        self.type = self._fn(lib, "ggml_backend_dev_type", [vp], ctypes.c_int)
+        self.reg = self._fn(lib, "ggml_backend_dev_backend_reg", [vp], vp)
+        self.reg_name = self._fn(lib, "ggml_backend_reg_name", [vp], text)
+
+    @staticmethod
+    def _fn(lib: Any, name: str, argtypes: list[Any], restype: Any) -> Any:
+        fn = getattr(lib, name)
+        fn.argtypes = argtypes
+        fn.restype = restype
+        return fn
+
+    def devices(self) -> list[dict[str, Any]]:
+        """Every device registered with ggml, in its order (the order llama.cpp uses)."""
+        found: list[dict[str, Any]] = []
+        for i in range(int(self.count())):
+            dev = self.get(i)
+            if not dev:
+                continue
+            free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
+            self.memory(dev, ctypes.byref(free), ctypes.byref(total))
+            reg = self.reg(dev)
+            kind = int(self.type(dev))
+            found.append({
+                "name": _text(self.name(dev)),
+                "description": _text(self.description(dev)),
+                "type": _DEVICE_TYPES.get(kind, f"type {kind}"),
+                "backend": _text(self.reg_name(reg)) if reg else "",
+                # A backend that cannot tell reports 0 bytes: unknown, not empty.
+                "memory_total": int(total.value) or None,
+                "memory_free": int(free.value) or None,
+            })
+        return found
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode("utf-8", "replace") if value else ""
+
+
+def backend_and_devices(
+    n_gpu_layers: int, *, system_info: str = "", lib: Any = None
+) -> dict[str, Any]:
+    """Where the model runs: {"backend", "devices", "devices_note"} (see protocol.py).
+
+    Never raises: when ggml's device list cannot be read, the CPU is described from what the
+    operating system says, the backend is guessed from `system_info` (llama_print_system_info
+    names each compiled-in backend), and `devices_note` says why.  `lib`: the library to look
+    the device functions up in (default: libllama's).
+    """
+    note: str | None = None
+    try:
+        devices = _DeviceApi(lib).devices()
+    except Exception as exc:  # a missing symbol or a changed ABI must not fail the load
+        devices = []
+        note = (f"llama.cpp's device list could not be read ({type(exc).__name__}: {exc}); "
+                "the CPU is described from the operating system")
+    if not devices:
+        note = note or "llama.cpp reported no devices; the CPU is described from the system"
+        devices = [_os_cpu_device()]
+    available = _available_memory()
+    for dev in devices:
+        if dev["type"] == "CPU" and available is not None:
+            # ggml's CPU device calls all of RAM free on Linux ("ill-defined", it says); what the
+            # kernel can hand out without swapping is the figure a model picker needs.
+            dev["memory_free"] = available
+    built_with: list[str] = []
+    if note is not None and _gpu_offload_supported():
+        # No device list: the backends llama.cpp was built with are the next best clue.
+        built_with = _SYSTEM_INFO_BACKEND.findall(system_info)
+    return {"backend": choose_backend(devices, n_gpu_layers, built_with), "devices": devices,
+            "devices_note": note}
+
+
+def choose_backend(
+    devices: Sequence[dict[str, Any]], n_gpu_layers: int, built_with: Sequence[str] = ()
+) -> str:
+    """The backend that runs the model's layers: the first GPU's when layers are offloaded
+    (llama.cpp offloads to the GPUs in device order), else "CPU", which also runs whatever is
+    not offloaded.  `built_with`: backend names to fall back on when no GPU device is listed."""
+    if n_gpu_layers == 0:
+        return "CPU"
+    gpu = next((d for d in devices if d.get("type") in _GPU_TYPES and d.get("backend")), None)
+    if gpu is not None:
+        return str(gpu["backend"])
+    return next((name for name in built_with if name != "CPU"), "CPU")
+
+
+#: "CUDA : ARCHS = 890 | ... | CPU : SSE3 = 1 | ..." -> CUDA, CPU
+_SYSTEM_INFO_BACKEND = re.compile(r"(?:^|\|)\s*([A-Za-z][\w-]*) : ")
+
+
+def _gpu_offload_supported() -> bool:
+    try:
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception:  # a binding gone missing: assume the plain CPU build
+        return False
+
+
+def _os_cpu_device() -> dict[str, Any]:
+    """The CPU as the operating system describes it (when ggml cannot)."""
+    description = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8",
+                                             errors="replace") as f:
+        for line in f:
+            if line.startswith("model name"):  # Linux; elsewhere platform's answer stands
+                description = line.split(":", 1)[1].strip()
+                break
+    total = None
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return {"name": "CPU", "description": description, "type": "CPU", "backend": "CPU",
+            "memory_total": total, "memory_free": None}
+
+
+def _available_memory() -> int | None:
+    """Bytes of RAM available to a new allocation (Linux's MemAvailable); None if unknown."""
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024  # the kernel writes kB
+    return None
 
 
 def _progress_callback(on_progress: Callable[[float], None] | None) -> Any:

@@ -200,6 +200,7 @@ class Worker:
                 sampling=SamplingSettings.from_dict(dict(cmd.get("sampling") or {})),
                 records=bool(cmd.get("records", True)),
                 top_n=max(1, min(int(cmd.get("top_n", 20)), 1000)),
+                continue_reply=cmd.get("continue_reply", False),
             )
         except (KeyError, TypeError, ValueError) as exc:
             return protocol.error(req_id, "bad_request", str(exc))
@@ -224,7 +225,7 @@ class Worker:
             "model_path": self._model.settings.path,
             "n_ctx": self._model.n_ctx, "n_threads": self._model.threads.n_threads,
             "n_threads_batch": self._model.threads.n_threads_batch,
-            "n_gpu_layers": self._model.settings.n_gpu_layers,
+            "n_gpu_layers": self._model.gpu_layers,
             "versions": engine_versions(),
         }
 

@@ -43,10 +43,13 @@ class EngineService(QObject):
         """Ask for a model load; returns the request id that the `loaded`/`error` event carries."""
         return self.client.send("load", path=str(path), **settings)
 
-    def generate(self, messages: list[dict[str, str]], sampling: SamplingSettings) -> str:
-        """Ask for a reply; returns the request id of its token/done/error events."""
+    def generate(self, messages: list[dict[str, str]], sampling: SamplingSettings, *,
+                 continue_reply: bool = False) -> str:
+        """Ask for a reply (with `continue_reply`, more of the last message, a reply);
+        returns the request id of its context/token/done/error events."""
         return self.client.send(
-            "generate", messages=messages, sampling=sampling.to_dict(), records=True, top_n=20
+            "generate", messages=messages, sampling=sampling.to_dict(), records=True, top_n=20,
+            continue_reply=continue_reply,
         )
 
     def cancel(self, req_id: str | None = None) -> None:

@@ -144,3 +144,68 @@ class Preset:
     name: str
     sampling: dict[str, Any]
     builtin: bool
+
+
+@dataclass(frozen=True)
+class DeletedRow:
+    """One message exactly as it was stored when `ChatStore.delete_message` removed it.
+
+    The columns of `messages`, unconverted (provenance stays the JSON text it was stored as,
+    so a restore writes back the very same bytes), and its row of `token_records`, if any.
+
+    Attributes:
+        seq: its place in the order messages were written; a restore puts it back there when
+            that place is still free (so sibling order and "2/3" switches come back as they
+            were), else after every message, keeping the relative order of the restored ones.
+        id: the message id.
+        conversation_id: the conversation.
+        parent_id: the parent, None for a root.
+        role: 'system', 'user' or 'assistant'.
+        content: the text.
+        created_at: unix seconds.
+        updated_at: unix seconds.
+        status: the status.
+        active_child_id: the selected child below it, or None.
+        provenance: the provenance as stored (JSON text), or None.
+        error: the error text, or None.
+        n_tokens: token_records.n_tokens, or None when it had no records.
+        records: token_records.data (the encoded blob), or None when it had no records.
+    """
+
+    seq: int
+    id: str
+    conversation_id: str
+    parent_id: str | None
+    role: Role
+    content: str
+    created_at: float
+    updated_at: float
+    status: Status
+    active_child_id: str | None
+    provenance: str | None
+    error: str | None
+    n_tokens: int | None
+    records: bytes | None
+
+
+@dataclass(frozen=True)
+class DeletedMessages:
+    """What `ChatStore.delete_message` removed: enough for `ChatStore.restore_messages` to put
+    it back exactly (the undo of a delete).
+
+    Attributes:
+        conversation_id: the conversation the messages belonged to.
+        message_id: the message that was deleted; the other rows were below it.
+        parent_id: its parent, None when it was a root.
+        rows: every message removed, parents before their children (in the order they were
+            written), the deleted message first.
+        selected_before: what was selected in its place before the delete: the parent's
+            active_child_id, or for a root the conversation's active_root_id (None if
+            nothing was).
+    """
+
+    conversation_id: str
+    message_id: str
+    parent_id: str | None
+    rows: tuple[DeletedRow, ...]
+    selected_before: str | None

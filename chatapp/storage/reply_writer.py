@@ -47,19 +47,25 @@ class ReplyWriter:
 
     Attributes:
         message_id: the reply's message (created 'streaming' by `ChatStore.begin_reply`).
-        text: the reply's showable text so far.
+        text: the reply's showable text so far (when continuing a reply, the text it was
+            begun with, then the continuation).
         records: the per-token records received (stage candidates, timings).
         checkpoints: how many checkpoints were written.
     """
 
-    def __init__(self, store: ChatStore, message_id: str) -> None:
-        """Write to `message_id` in `store` (a reply that `begin_reply` created)."""
+    def __init__(self, store: ChatStore, message_id: str, text: str = "") -> None:
+        """Write to `message_id` in `store` (a reply that `begin_reply` created).
+
+        `text` is the content the reply was begun with (`begin_reply(content=...)`): the
+        events carry only what follows it, and checkpoints and the final text start with it.
+        """
         self._store = store
         self.message_id = message_id
-        self.text = ""
+        self.text = text
         self.records: list[dict[str, Any]] = []
         self.checkpoints = 0
-        self._saved_len = 0
+        # begin_reply stored `text` already: the first checkpoint is due once it grows.
+        self._saved_len = len(text)
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
 

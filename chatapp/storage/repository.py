@@ -7,8 +7,9 @@ one-worker executor.
 
 Nothing is overwritten.  Editing a message or regenerating a reply adds a sibling (same parent)
 and selects it; the only UPDATEs of content are the checkpoints of a streaming reply and its
-final text.  A multi-row write runs in one transaction; outside an enclosing `transaction()`,
-every method has committed when it returns.
+final text.  Deleting a message removes it with everything below it, and hands back the rows
+so that `restore_messages` can undo it exactly.  A multi-row write runs in one transaction;
+outside an enclosing `transaction()`, every method has committed when it returns.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from chatapp.storage.entities import (
     Branch,
     ConflictError,
     Conversation,
+    DeletedMessages,
+    DeletedRow,
     Message,
     NotFoundError,
     Preset,
@@ -319,6 +322,34 @@ class ChatStore:
         path = walk_active(root, [_node(r) for r in found])
         return [rows.message(by_id[n.id]) for n in path]
 
+    def active_path_tail(self, conversation_id: str,
+                         limit: int) -> tuple[list[Message], int]:
+        """The last `limit` messages of the active path, and how many come before them.
+
+        For a long conversation the window shows the end first: the path is found from the
+        links alone, and only the messages returned are read in full (their text).
+        """
+        if limit < 0:
+            raise ValueError(f"limit must be 0 or more, not {limit}")
+        path = self._active_nodes(conversation_id)
+        before = max(len(path) - limit, 0)
+        wanted = [n.id for n in path[before:]]
+        if not wanted:
+            return [], before
+        # json_each: one parameter however many ids (SQLite limits the number of parameters).
+        found = self._conn.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages "
+            "WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(wanted),)).fetchall()
+        by_id = {r[0]: r for r in found}
+        return [rows.message(by_id[mid]) for mid in wanted], before
+
+    def message_count(self, conversation_id: str) -> int:
+        """How many messages the conversation holds, every branch counted."""
+        self.get_conversation(conversation_id)
+        row = self._conn.execute("SELECT count(*) FROM messages WHERE conversation_id = ?",
+                                 (conversation_id,)).fetchone()
+        return int(row[0])
+
     def branches(self, conversation_id: str) -> dict[str, Branch]:
         """For each message of the active path, its place among its siblings."""
         root, found = self._tree_rows(conversation_id, full=False)
@@ -396,12 +427,18 @@ class ChatStore:
         return message
 
     def begin_reply(self, conversation_id: str, parent_id: str, *,
-                    provenance: dict[str, Any] | None = None) -> Message:
-        """Start an assistant reply below `parent_id` ('streaming', empty), selected.  A reply
-        to a message that already has one is a regeneration: a sibling of it."""
+                    provenance: dict[str, Any] | None = None, content: str = "") -> Message:
+        """Start an assistant reply below `parent_id` ('streaming'), selected.  A reply to a
+        message that already has one is a regeneration: a sibling of it.
+
+        `content` is the text the reply starts with: continuing a reply is a new sibling
+        that starts with the old reply's text (the old one stays as it is); give
+        ``provenance={"continued_from": old_id}`` to say so, and a ReplyWriter made with
+        ``text=content``.
+        """
         self._writable()
         with self.transaction():
-            message = self._insert_message(conversation_id, parent_id, "assistant", "",
+            message = self._insert_message(conversation_id, parent_id, "assistant", content,
                                            status="streaming", provenance=provenance)
         return message
 
@@ -476,6 +513,72 @@ class ChatStore:
                 "UPDATE messages SET status = 'interrupted', updated_at = ? "
                 "WHERE status = 'streaming'", (time.time(),))
         return cursor.rowcount
+
+    # -- deleting messages and undoing it ----------------------------------------------------
+
+    def delete_message(self, message_id: str) -> DeletedMessages:
+        """Delete a message and everything below it (every branch), with their per-token
+        records, in one transaction; returns what `restore_messages` needs to undo it.
+
+        The selected path stays valid: if the parent's selected child was the deleted
+        message, the newest remaining sibling is selected (none: no child is); a deleted root
+        that was selected gives way to the newest remaining root.  The conversation's
+        updated_at stays: deleting does not move a conversation to the top of the list.
+        Refused (ConflictError) while a reply in the subtree is streaming: its writer still
+        needs the row.
+        """
+        self._writable()
+        with self.transaction():
+            target = self.message(message_id)
+            deleted = self._subtree(target)
+            streaming = [r.id for r in deleted if r.status == "streaming"]
+            if streaming:
+                raise ConflictError(f"message {streaming[0]!r} below {message_id!r} is still "
+                                    "being written; stop the reply before deleting")
+            selected_before = self._selected_child(target.conversation_id, target.parent_id)
+            # One statement for the whole subtree: the parent_id foreign key (NO ACTION) is
+            # checked when the statement ends, when no deleted row has a child left.  A
+            # cascade would recurse per level instead (see schema.py).  token_records go by
+            # their own cascade, one level deep.
+            self._conn.execute(
+                "DELETE FROM messages WHERE seq IN (SELECT value FROM json_each(?))",
+                (json.dumps([r.seq for r in deleted]),))
+            if selected_before in {r.id for r in deleted}:
+                self._select_newest_child(target.conversation_id, target.parent_id)
+        return DeletedMessages(target.conversation_id, message_id, target.parent_id,
+                               tuple(deleted), selected_before)
+
+    def restore_messages(self, deleted: DeletedMessages) -> None:
+        """Undo `delete_message`: the same rows with the same ids, records and selection
+        below them, in one transaction.
+
+        What was selected in the deleted message's place before is selected again if it
+        still exists.  Raises NotFoundError if the conversation or the parent is gone, and
+        ConflictError if the messages exist (restored already); either way nothing is written.
+        """
+        self._writable()
+        if not deleted.rows:
+            raise ValueError("nothing to restore")
+        with self.transaction():
+            if self._conn.execute("SELECT 1 FROM conversations WHERE id = ?",
+                                  (deleted.conversation_id,)).fetchone() is None:
+                raise NotFoundError(
+                    f"conversation {deleted.conversation_id!r} no longer exists: its deleted "
+                    "messages cannot be restored")
+            if deleted.parent_id is not None and self._conn.execute(
+                    "SELECT 1 FROM messages WHERE id = ?",
+                    (deleted.parent_id,)).fetchone() is None:
+                raise NotFoundError(
+                    f"message {deleted.parent_id!r}, which message {deleted.message_id!r} "
+                    "followed, no longer exists: it cannot be restored")
+            taken = self._conn.execute(
+                "SELECT id FROM messages WHERE id IN (SELECT value FROM json_each(?)) LIMIT 1",
+                (json.dumps([r.id for r in deleted.rows]),)).fetchone()
+            if taken is not None:
+                raise ConflictError(f"message {taken[0]!r} exists already: these messages "
+                                    "were restored before")
+            self._insert_deleted(deleted.rows)
+            self._reselect(deleted)
 
     # -- search ------------------------------------------------------------------------------
 
@@ -641,6 +744,93 @@ class ChatStore:
                 "UPDATE conversations SET title = ? WHERE id = ? AND title_is_auto = 1",
                 (auto_title(message.content), message.conversation_id))
 
+    def _subtree(self, top: Message) -> list[DeletedRow]:
+        """Every row of `top` and the messages below it, as stored, in the order written
+        (parents first: a message is always written after its parent)."""
+        # A recursive CTE runs as a loop over a queue, not as nested calls, so SQLite's
+        # trigger and cascade depth limit (1,000) does not apply: any depth is fine.  UNION
+        # rather than UNION ALL: a hand-edited cycle ends the walk instead of looping forever.
+        found = self._conn.execute(
+            f"""WITH RECURSIVE below(id) AS (
+                    SELECT ?
+                    UNION
+                    SELECT m.id FROM messages AS m JOIN below ON m.parent_id = below.id)
+                SELECT m.seq, {", ".join(f"m.{c}" for c in _MESSAGE_COLUMNS.split(", "))},
+                       t.n_tokens, t.data
+                FROM messages AS m LEFT JOIN token_records AS t ON t.message_id = m.id
+                WHERE m.id IN below ORDER BY m.seq""", (top.id,)).fetchall()
+        return [_deleted_row(r) for r in found]
+
+    def _selected_child(self, conversation_id: str, parent_id: str | None) -> str | None:
+        """The parent's active_child_id, or the conversation's active_root_id for roots."""
+        if parent_id is None:
+            return self.get_conversation(conversation_id).active_root_id
+        row = self._conn.execute("SELECT active_child_id FROM messages WHERE id = ?",
+                                 (parent_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def _select_newest_child(self, conversation_id: str, parent_id: str | None) -> None:
+        """Point the parent (for roots: the conversation) at its newest child, or at nothing
+        when it has none, so that the walk of the active path need not fall back."""
+        if parent_id is None:
+            self._conn.execute(
+                "UPDATE conversations SET active_root_id = (SELECT id FROM messages "
+                "WHERE conversation_id = ?1 AND parent_id IS NULL ORDER BY seq DESC LIMIT 1) "
+                "WHERE id = ?1", (conversation_id,))
+        else:
+            self._conn.execute(
+                "UPDATE messages SET active_child_id = (SELECT id FROM messages "
+                "WHERE parent_id = ?1 ORDER BY seq DESC LIMIT 1) WHERE id = ?1", (parent_id,))
+
+    def _insert_deleted(self, deleted: tuple[DeletedRow, ...]) -> None:
+        """Insert deleted rows again, at their old places in the order of writing if these
+        are all free, else after every message in the same relative order."""
+        seqs = [r.seq for r in deleted]
+        if self._conn.execute(
+                "SELECT 1 FROM messages WHERE seq IN (SELECT value FROM json_each(?)) LIMIT 1",
+                (json.dumps(seqs),)).fetchone() is not None:
+            # Some places were reused by messages written since (SQLite hands out the
+            # largest seq + 1): all go to the end, so parents still precede children.
+            start = self._conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM messages"
+                                       ).fetchone()[0]
+            rank = {seq: n for n, seq in enumerate(sorted(seqs))}
+            seqs = [start + rank[seq] for seq in seqs]
+        # Rows are in the order written, so each parent is inserted before its children
+        # and the parent_id foreign key holds row by row.
+        self._conn.executemany(
+            f"INSERT INTO messages (seq, {_MESSAGE_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(seq, r.id, r.conversation_id, r.parent_id, r.role, r.content, r.created_at,
+              r.updated_at, r.status, r.active_child_id, r.provenance, r.error)
+             for seq, r in zip(seqs, deleted, strict=True)])
+        self._conn.executemany(
+            "INSERT INTO token_records (message_id, n_tokens, data) VALUES (?, ?, ?)",
+            [(r.id, r.n_tokens, r.records) for r in deleted if r.records is not None])
+
+    def _reselect(self, deleted: DeletedMessages) -> None:
+        """After a restore: select in the restored message's place what was selected there
+        before the delete, if it still exists; else keep the current choice, unless that
+        names no child (then the newest child)."""
+        wanted = deleted.selected_before
+        if deleted.parent_id is None:
+            siblings = self._conn.execute(
+                "SELECT id FROM messages WHERE conversation_id = ? AND parent_id IS NULL",
+                (deleted.conversation_id,)).fetchall()
+        else:
+            siblings = self._conn.execute("SELECT id FROM messages WHERE parent_id = ?",
+                                          (deleted.parent_id,)).fetchall()
+        ids = {r[0] for r in siblings}
+        if wanted is not None and wanted not in ids:
+            # Deleted since: the choice made meanwhile stands, if it names a child.
+            if self._selected_child(deleted.conversation_id, deleted.parent_id) not in ids:
+                self._select_newest_child(deleted.conversation_id, deleted.parent_id)
+        elif deleted.parent_id is None:
+            self._conn.execute("UPDATE conversations SET active_root_id = ? WHERE id = ?",
+                               (wanted, deleted.conversation_id))
+        else:
+            self._conn.execute("UPDATE messages SET active_child_id = ? WHERE id = ?",
+                               (wanted, deleted.parent_id))
+
     def _tree_rows(self, conversation_id: str, *,
                    full: bool) -> tuple[str | None, list[tuple[Any, ...]]]:
         """(active root id, every message row of the conversation in creation order)."""
@@ -662,6 +852,14 @@ def _node(row: tuple[Any, ...]) -> Node:
     if len(row) == 3:
         return Node(row[0], row[1], row[2])
     return Node(row[0], row[2], row[8])
+
+
+def _deleted_row(row: tuple[Any, ...]) -> DeletedRow:
+    # seq, the MESSAGE_COLUMNS, then token_records' n_tokens and data (NULL without records).
+    (seq, mid, cid, parent, role, content, created, updated, status, child, provenance,
+     error, n_tokens, data) = row
+    return DeletedRow(seq, mid, cid, parent, role, content, created, updated, status, child,
+                      provenance, error, n_tokens, None if data is None else bytes(data))
 
 
 def _preset_name(name: str) -> str:

@@ -1,62 +1,91 @@
-"""The chat window: conversation sidebar, model bar, transcript, composer.
+"""The chat window: conversation sidebar, model bar, message cards, composer, context meter.
 
 Conversations are saved as they happen: the user's message is committed before the model is
 asked for a reply, and the reply is checkpointed while it streams (by a `ReplyWriter` that
-lives on the store's worker thread, so saving costs the GUI thread nothing).  The transcript
-is plain text for now (Markdown rendering comes later); model text is only ever inserted as
-plain text, so it can neither load resources nor hide itself.
+lives on the store's worker thread, so saving costs the GUI thread nothing).  What the window
+shows is redrawn from what the store returns, the one place that knows what was saved.
+
+Every way of getting a reply (send, edit, regenerate, continue) ends in `_start_reply`, with
+the path the reply follows and, for a continuation, the reply it extends.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeyEvent, QTextCursor
+from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
+    QApplication,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSplitter,
-    QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from chatapp.core.app_settings import AppSettings, save_app_settings
 from chatapp.core.sampling import SamplingSettings
+from chatapp.models.starter import install_starter, is_installed
+from chatapp.paths import (
+    configured_data_dir,
+    data_dir,
+    read_config_value,
+    set_configured_data_dir,
+    write_config_value,
+)
 from chatapp.services.engine_service import EngineService
+from chatapp.services.i18n import Translations
 from chatapp.services.store_service import Changed, StoreService
-from chatapp.storage.entities import Conversation, Message
+from chatapp.storage.entities import Branch, Conversation, DeletedMessages, Message, Preset
 from chatapp.storage.reply_writer import ReplyWriter
-from chatapp.storage.repository import ChatStore
+from chatapp.storage.repository import DEFAULT_SAMPLING_KEY, ChatStore
+from chatapp.ui.chat_view import INITIAL_MESSAGES, ChatView
+from chatapp.ui.message_view import confirm_and_open
+from chatapp.ui.model_bar import ModelBar
+from chatapp.ui.settings_dialog import SettingsDialog, SettingsValues
+from chatapp.ui.shortcut_sheet import ShortcutSection, ShortcutSheet
 from chatapp.ui.sidebar import ConversationSidebar
+from chatapp.ui.theme import apply_theme
 
 
 class Composer(QPlainTextEdit):
-    """Message editor: Enter sends, Shift+Enter inserts a new line, Esc stops the reply.
+    """Message editor: Enter sends, Shift+Enter inserts a new line, Esc stops the reply (or
+    leaves editing), Up in an empty box edits the last message.
 
     Signals:
         sig_send(): the user pressed Enter.
         sig_stop(): the user pressed Esc.
+        sig_edit_last(): the user pressed Up with nothing typed.
     """
 
     sig_send = Signal()
     sig_stop = Signal()
+    sig_edit_last = Signal()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Route Enter and Esc; everything else edits."""
+        """Route Enter, Esc and Up; everything else edits."""
         key, mods = event.key(), event.modifiers()
         if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
-            mods & Qt.KeyboardModifier.ShiftModifier
+            mods & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier)
         ):
             self.sig_send.emit()
         elif key == Qt.Key.Key_Escape:
             self.sig_stop.emit()
+        elif key == Qt.Key.Key_Up and not self.toPlainText():
+            self.sig_edit_last.emit()
         else:
             super().keyPressEvent(event)
 
@@ -70,18 +99,23 @@ class _ReplySave:
 
     Attributes:
         conversation_id: the conversation the reply belongs to.
+        prefix: the text a continued reply starts with ('' for a new reply).
         writer: the reply's writer once `begin` ran (None if it failed).
     """
 
-    def __init__(self, conversation_id: str) -> None:
+    def __init__(self, conversation_id: str, prefix: str = "") -> None:
         """A save for a reply in `conversation_id` (nothing written yet)."""
         self.conversation_id = conversation_id
+        self.prefix = prefix
         self.writer: ReplyWriter | None = None
 
-    def begin(self, store: ChatStore, parent_id: str) -> None:
-        """Worker: create the 'streaming' reply below the user's message."""
-        message = store.begin_reply(self.conversation_id, parent_id)
-        self.writer = ReplyWriter(store, message.id)
+    def begin(self, store: ChatStore, parent_id: str,
+              provenance: dict[str, Any] | None = None) -> Message:
+        """Worker: create the 'streaming' reply below `parent_id`."""
+        message = store.begin_reply(self.conversation_id, parent_id, content=self.prefix,
+                                    provenance=provenance)
+        self.writer = ReplyWriter(store, message.id, text=self.prefix)
+        return message
 
     def token(self, event: dict[str, Any]) -> None:
         """Worker: one token (checkpointed when due)."""
@@ -99,61 +133,137 @@ class _ReplySave:
         return self.writer.failed(message, cancelled=cancelled)
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """A conversation as loaded for display (plain values from the worker)."""
+
+    conversation: Conversation
+    path: list[Message]
+    earlier: int
+    branches: dict[str, Branch]
+
+
+def _load_shown(store: ChatStore, conversation_id: str, limit: int) -> _Shown:
+    """Worker: the conversation, the tail of its active path and the alternatives' places."""
+    path, earlier = store.active_path_tail(conversation_id, limit)
+    return _Shown(store.get_conversation(conversation_id), path, earlier,
+                  store.branches(conversation_id))
+
+
+#: Config-file key of the window's layout.
+LAYOUT_KEY = "window"
+
+
+def _presets(presets: list[Preset]) -> dict[str, SamplingSettings]:
+    """Presets as the settings dialog takes them (ones a newer chatapp wrote are skipped)."""
+    result: dict[str, SamplingSettings] = {}
+    for p in presets:
+        try:
+            result[p.name] = SamplingSettings.from_dict(p.sampling)
+        except (TypeError, ValueError):
+            continue
+    return result
+
+
 class MainWindow(QMainWindow):
     """Conversations with a local model, saved as they happen and restored at start.
+
+    Signals:
+        sig_model_chosen(Path): a model is being loaded (for the recent-models list).
 
     Attributes:
         store: the chat database (shared with the sidebar).
         sidebar: the conversation list.
+        chat: the shown conversation's message cards.
         conversation_id: the conversation shown, or None before the first one exists.
-        messages: the shown conversation's active path (role, content), as sent to the model.
         last_summary: the `done` event of the last reply (speed, seed, finish reason).
+        context: the last context report (prompt_tokens, n_ctx, dropped_messages), or None.
     """
 
+    sig_model_chosen = Signal(object)
+    _sig_installed = Signal(object)
+
     def __init__(self, engine: EngineService, store: StoreService,
-                 model_path: Path | None) -> None:
+                 model_path: Path | None, *, app_settings: AppSettings | None = None,
+                 translations: Translations | None = None) -> None:
         """Build the widgets, restore the most recent conversation; loads `model_path` if
-        given."""
+        given.  `app_settings` says how to load models and how the app looks (defaults when
+        None); `translations` switches the language when the settings change it."""
         super().__init__()
+        self.app_settings = app_settings or AppSettings()
+        self.translations = translations
+        self._sig_installed.connect(self._on_installed, Qt.ConnectionType.QueuedConnection)
         self.engine = engine
         self.store = store
         self.conversation_id: str | None = None
-        self.messages: list[dict[str, str]] = []
         self.last_summary: dict[str, Any] | None = None
+        self.context: dict[str, int] | None = None
         self._model_name: str | None = None
         self._load_id: str | None = None
         self._gen_id: str | None = None
+        self._n_ctx = 0
+        #: Text and token count of the reply in flight.
         self._reply = ""
-        #: The status bar's text for the last reply ('' before one).
-        self._summary_text = ""
+        self._generated = 0
+        #: The reply in flight as a message (its id once the store created it).
+        self._stream_message: Message | None = None
         #: The reply being generated and saved (None between replies).
         self._save: _ReplySave | None = None
         #: True from Send until the reply ends: no second message meanwhile.
         self._busy = False
         #: Bumped on every conversation switch, so that a slow load that was overtaken by a
-        #: later choice does not overwrite the transcript.
+        #: later choice does not overwrite what is shown.
         self._load_seq = 0
+        self._limit = INITIAL_MESSAGES
         self._ready = False
+        #: The user message being edited in the composer, and the draft it replaced.
+        self._editing: Message | None = None
+        self._draft = ""
+        #: The last message deletion, while its undo is offered.
+        self._deleted: DeletedMessages | None = None
         self.setWindowTitle("chatapp")
-        self.resize(1100, 700)
+        self.resize(1100, 740)
 
-        self.model_label = QLabel()
-        self.model_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.model_label.setWordWrap(True)
-        self.open_button = open_button = QPushButton()
-        open_button.clicked.connect(self._choose_model)
-        top = QHBoxLayout()
-        top.addWidget(self.model_label, 1)
-        top.addWidget(open_button)
+        self.model_bar = ModelBar()
+        self.model_bar.sig_load_requested.connect(self.load_model)
+        self.model_bar.sig_install_starter.connect(self.install_starter)
+        self.model_bar.show_no_model(starter_available=not is_installed())
+        #: The model file loaded or being loaded.
+        self.model_path: Path | None = None
+        self._installer = ThreadPoolExecutor(1, thread_name_prefix="chatapp-starter")
+        #: The settings dialog while it is open.
+        self.settings_dialog: SettingsDialog | None = None
 
-        self.transcript = QTextBrowser()
-        self.transcript.setOpenLinks(False)
-        self.transcript.setOpenExternalLinks(False)
+        self.chat = ChatView()
+        self.chat.sig_action.connect(self._on_message_action)
+        self.chat.sig_show_earlier.connect(self._show_earlier)
+        self.chat.sig_link_requested.connect(lambda url: confirm_and_open(self, url))
 
+        self.undo_bar = QFrame()
+        self.undo_bar.setFrameShape(QFrame.Shape.StyledPanel)
+        self.undo_label = QLabel()
+        self.undo_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.undo_button = QPushButton()
+        self.undo_button.clicked.connect(self.undo_delete)
+        close_undo = QToolButton()
+        close_undo.setText("×")
+        close_undo.setAutoRaise(True)
+        close_undo.clicked.connect(self._close_undo)
+        undo_row = QHBoxLayout(self.undo_bar)
+        undo_row.setContentsMargins(8, 2, 2, 2)
+        undo_row.addWidget(self.undo_label, 1)
+        undo_row.addWidget(self.undo_button)
+        undo_row.addWidget(close_undo)
+        self.undo_bar.hide()
+
+        self.edit_banner = QLabel()
+        self.edit_banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.edit_banner.hide()
         self.composer = Composer()
-        self.composer.setMaximumHeight(110)
+        self.composer.setMaximumHeight(120)
         self.composer.sig_send.connect(self.send)
-        self.composer.sig_stop.connect(self.stop)
+        self.composer.sig_stop.connect(self._on_escape)
+        self.composer.sig_edit_last.connect(self.edit_last_message)
         self.send_button = QPushButton()
         self.send_button.clicked.connect(self.send)
         self.stop_button = QPushButton()
@@ -166,11 +276,26 @@ class MainWindow(QMainWindow):
         bottom.addWidget(self.composer, 1)
         bottom.addLayout(buttons)
 
+        self.context_bar = QProgressBar()
+        self.context_bar.setTextVisible(False)
+        self.context_bar.setMaximumHeight(6)
+        self.context_bar.setRange(0, 1)
+        self.context_bar.setValue(0)
+        self.context_label = QLabel()
+        self.context_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.context_label.setForegroundRole(self.palette().ColorRole.PlaceholderText)
+        meter = QHBoxLayout()
+        meter.addWidget(self.context_bar, 1)
+        meter.addWidget(self.context_label, 3)
+
         chat = QWidget()
         layout = QVBoxLayout(chat)
-        layout.addLayout(top)
-        layout.addWidget(self.transcript, 1)
+        layout.addWidget(self.model_bar)
+        layout.addWidget(self.chat, 1)
+        layout.addWidget(self.undo_bar)
+        layout.addWidget(self.edit_banner)
         layout.addLayout(bottom)
+        layout.addLayout(meter)
 
         self.sidebar = ConversationSidebar(store)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -183,14 +308,14 @@ class MainWindow(QMainWindow):
         # Ctrl+N is a window shortcut, but it only fires for actions of the active window.
         self.addAction(self.sidebar.action_new_chat)
         self.addAction(self.sidebar.action_search)
+        self._make_actions()
 
-        #: What the model bar says, as data, so that a language switch can say it again.
-        self._model_state: tuple[str, str] = ("none", "")
         self._retranslate()
         self.statusBar().showMessage(self.tr("Starting the model process…"))
 
         self.sidebar.sig_conversation_selected.connect(self.open_conversation)
         self.sidebar.sig_new_chat.connect(self.new_chat)
+        self.sidebar.sig_message_selected.connect(self.open_message)
         store.sig_error.connect(self._on_store_error)
         engine.sig_event.connect(self._on_event)
         if store.is_open:
@@ -199,6 +324,170 @@ class MainWindow(QMainWindow):
             store.sig_opened.connect(self._on_store_opened)
         if model_path is not None:
             self.load_model(model_path)
+
+    def _make_actions(self) -> None:
+        """The window's keyboard shortcuts (listed by the shortcut sheet)."""
+        def action(keys: list[QKeySequence | str], slot: Callable[[], object]) -> QAction:
+            a = QAction(self)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            a.triggered.connect(slot)
+            self.addAction(a)
+            return a
+
+        std = QKeySequence.StandardKey
+        self.action_settings = action([QKeySequence(std.Preferences), "Ctrl+,"],
+                                      self.open_settings)
+        self.action_open_model = action([QKeySequence(std.Open)],
+                                        self.model_bar.open_action.trigger)
+        self.action_stop = action(["Ctrl+."], self.stop)
+        self.action_regenerate = action(["Ctrl+R"], lambda: self._on_last_reply("regenerate"))
+        self.action_continue = action(["Ctrl+Shift+R"], lambda: self._on_last_reply("continue"))
+        self.action_copy_reply = action(["Ctrl+Shift+C"], lambda: self._on_last_reply("copy"))
+        self.action_previous = action(["Alt+Left"], lambda: self._on_last_reply("previous"))
+        self.action_next = action(["Alt+Right"], lambda: self._on_last_reply("next"))
+        self.action_focus_composer = action(["Ctrl+L"], self.composer.setFocus)
+        self.action_toggle_sidebar = action(["Ctrl+B"], lambda: self.sidebar.setVisible(
+            not self.sidebar.isVisible()))
+        self.action_shortcuts = action(["Ctrl+/", QKeySequence(std.HelpContents)],
+                                       self.show_shortcuts)
+        self.action_quit = action([QKeySequence(std.Quit), "Ctrl+Q"], self.close)
+
+    def _on_last_reply(self, action: str) -> None:
+        replies = [c for c in self.chat.cards if c.message.role == "assistant"]
+        if replies and not replies[-1].streaming:
+            self.chat._on_card_action(action, replies[-1].message.id)
+
+    def show_shortcuts(self) -> None:
+        """The sheet of keyboard shortcuts."""
+        sheet = ShortcutSheet(self._shortcut_sections(), self)
+        sheet.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        sheet.open()
+
+    def _shortcut_sections(self) -> list[ShortcutSection]:
+        sb = self.sidebar
+        return [
+            (self.tr("Conversations"), [sb.action_new_chat, sb.action_search, sb.action_rename,
+                                        sb.action_delete, sb.action_undo_delete]),
+            (self.tr("Writing"), [
+                (self.tr("Send the message"), "Enter"),
+                (self.tr("New line"), "Shift+Enter"),
+                (self.tr("Stop the reply, or leave editing"), "Esc"),
+                (self.tr("Edit your last message (in an empty box)"), "Up"),
+                self.action_stop, self.action_focus_composer]),
+            (self.tr("Replies"), [self.action_regenerate, self.action_continue,
+                                  self.action_copy_reply, self.action_previous,
+                                  self.action_next]),
+            (self.tr("Window"), [self.action_open_model, self.action_settings,
+                                 self.action_toggle_sidebar, self.action_shortcuts,
+                                 self.action_quit]),
+        ]
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def open_settings(self) -> None:
+        """The settings dialog, filled with the shown conversation's sampling and system
+        prompt and the saved presets (read on the store's worker first)."""
+        cid = self.conversation_id
+
+        def read(s: ChatStore) -> tuple[Conversation | None, list[Preset]]:
+            return (s.get_conversation(cid) if cid else None), s.presets()
+
+        self.store.run(read, self._show_settings)
+
+    def _show_settings(self, result: tuple[Conversation | None, list[Preset]]) -> None:
+        conversation, presets = result
+        try:
+            sampling = SamplingSettings.from_dict(conversation.sampling) if conversation \
+                else SamplingSettings()
+        except (TypeError, ValueError):
+            sampling = SamplingSettings()
+        dialog = SettingsDialog(
+            self, app=self.app_settings, sampling=sampling,
+            system_prompt=conversation.system_prompt if conversation else "",
+            presets=_presets(presets), data_dir=data_dir(),
+            configured_data_dir=configured_data_dir())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _result: setattr(self, "settings_dialog", None))
+        target = conversation.id if conversation else None
+        dialog.sig_applied.connect(lambda values: self.apply_settings(values, target))
+        dialog.sig_save_preset.connect(lambda name, value: self._save_preset(dialog, name, value))
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _save_preset(self, dialog: SettingsDialog, name: str, sampling: SamplingSettings) -> None:
+        def save(s: ChatStore) -> list[Preset]:
+            s.save_preset(name, sampling.to_dict())
+            return s.presets()
+
+        self.store.write(save, Changed(), lambda presets: dialog.set_presets(_presets(presets)))
+
+    def apply_settings(self, values: SettingsValues, conversation_id: str | None) -> None:
+        """Use and save what the settings dialog says: the conversation's sampling and system
+        prompt (and the sampling as the default of new conversations), the app's settings
+        (saved in the config file; language and look apply at once, model settings at the
+        next load) and the data folder (from the next start)."""
+        sampling = values.sampling.to_dict()
+
+        def save(s: ChatStore) -> None:
+            if conversation_id is not None:
+                s.set_sampling(conversation_id, sampling)
+                s.set_system_prompt(conversation_id, values.system_prompt)
+            s.set_setting(DEFAULT_SAMPLING_KEY, sampling)  # sticky: new chats start from it
+
+        self.store.write(save, Changed(frozenset({conversation_id} if conversation_id else ())))
+        old, self.app_settings = self.app_settings, values.app
+        try:
+            save_app_settings(values.app)
+            if values.data_dir != configured_data_dir():
+                set_configured_data_dir(values.data_dir)
+        except OSError as exc:
+            self.statusBar().showMessage(
+                self.tr("The settings could not be saved: {reason}").format(reason=exc))
+        if values.app.language != old.language and self.translations is not None:
+            self.translations.apply(values.app.language)
+        if (values.app.theme, values.app.font_size) != (old.theme, old.font_size):
+            self.apply_look()
+        if (values.app.engine_load_kwargs() != old.engine_load_kwargs()
+                and self.model_path is not None and not self._busy):
+            self.load_model(self.model_path)  # the model settings take effect now
+
+    def apply_look(self) -> None:
+        """Apply the theme and the chat font size of `app_settings`."""
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            dark = apply_theme(app, self.app_settings.theme)
+            self.chat.set_dark(dark)
+        self.chat.set_font_size(self.app_settings.font_size)
+
+    # -- window layout --------------------------------------------------------------------------
+
+    def restore_layout(self) -> None:
+        """Size, position, splitter and sidebar as they were when the window last closed."""
+        saved = read_config_value(LAYOUT_KEY)
+        if not isinstance(saved, dict):
+            return
+        try:
+            if isinstance(saved.get("geometry"), str):
+                self.restoreGeometry(QByteArray.fromBase64(saved["geometry"].encode("ascii")))
+            if isinstance(saved.get("splitter"), str):
+                self.splitter.restoreState(QByteArray.fromBase64(
+                    saved["splitter"].encode("ascii")))
+            if saved.get("sidebar_hidden") is True:
+                self.sidebar.hide()
+        except (UnicodeEncodeError, ValueError):
+            pass  # a hand-edited file: the default layout is fine
+
+    def save_layout(self) -> None:
+        """Remember the window's layout (config file)."""
+        layout = {
+            "geometry": bytes(self.saveGeometry().toBase64().data()).decode("ascii"),
+            "splitter": bytes(self.splitter.saveState().toBase64().data()).decode("ascii"),
+            "sidebar_hidden": not self.sidebar.isVisible(),
+        }
+        # A read-only config folder: the layout is a convenience, not data.
+        with contextlib.suppress(OSError):
+            write_config_value(LAYOUT_KEY, layout)
 
     def changeEvent(self, event: QEvent) -> None:
         """Retranslate when the language changes (Qt sends LanguageChange)."""
@@ -213,33 +502,39 @@ class MainWindow(QMainWindow):
             self.engine.cancel(self._gen_id)
             save = self._save
             self.store.run(lambda s: save.failed("", cancelled=True))
-            self._gen_id, self._save, self._busy = None, None, False
+            self._gen_id, self._save = None, None
+            self._set_busy(False)
+        if self.isVisible():
+            self.save_layout()
+        self._installer.shutdown(wait=False, cancel_futures=True)
         super().closeEvent(event)
 
     def _retranslate(self) -> None:
-        self.open_button.setText(self.tr("Open model…"))
-        self.transcript.setPlaceholderText(self.tr("Replies appear here."))
-        self.composer.setPlaceholderText(
-            self.tr("Type a message. Enter sends, Shift+Enter starts a new line, Esc stops.")
-        )
+        self.composer.setPlaceholderText(self.tr(
+            "Type a message. Enter sends, Shift+Enter starts a new line, Esc stops, "
+            "Up edits your last message."))
         self.send_button.setText(self.tr("Send"))
         self.stop_button.setText(self.tr("Stop"))
-        self._show_model_state()
+        self.undo_button.setText(self.tr("Undo"))
+        self.undo_label.setText(self.tr("Message deleted."))
+        self.edit_banner.setText(self.tr(
+            "Editing a message: Enter saves it as a new branch (the original stays), "
+            "Esc cancels."))
+        self._show_empty_state()
+        self._show_context()
 
-    def _set_model_state(self, state: str, detail: str = "") -> None:
-        self._model_state = (state, detail)
-        self._show_model_state()
-
-    def _show_model_state(self) -> None:
-        state, detail = self._model_state
-        texts = {
-            "none": self.tr("No model yet. Install the starter model with `chatapp models "
-                            "starter`, or open a GGUF file."),
-            "loading": self.tr("Loading {name}…").format(name=detail),
-            "ready": detail,
-            "failed": self.tr("Model not loaded: {reason}").format(reason=detail),
-        }
-        self.model_label.setText(texts[state])
+    def _show_empty_state(self) -> None:
+        state = self.model_bar.state
+        if state == "loaded":
+            self.chat.set_empty_text(self.tr(
+                "Type a message below to start. Replies stream in as the model writes them; "
+                "every conversation is saved on this computer."))
+        elif state in ("loading", "installing"):
+            self.chat.set_empty_text(self.tr("The model is loading. You can type meanwhile."))
+        else:
+            self.chat.set_empty_text(self.tr(
+                "No model is loaded. Open a GGUF model file (or install the starter model) "
+                "to start chatting."))
 
     # -- the store ------------------------------------------------------------------------------
 
@@ -277,134 +572,349 @@ class MainWindow(QMainWindow):
 
     def _show_new(self, conversation: Conversation) -> None:
         self.sidebar.select_conversation(conversation.id)
-        self._show_conversation(conversation, [])
+        self._cancel_edit()
+        self._show(_Shown(conversation, [], 0, {}))
 
     def open_conversation(self, conversation_id: str) -> None:
         """Load the conversation's active path (on the worker) and show it."""
+        if conversation_id != self.conversation_id:
+            self._limit = INITIAL_MESSAGES
+            self._cancel_edit()
+            self._close_undo()
+        self._reload(conversation_id)
+
+    def _reload(self, conversation_id: str | None = None) -> None:
+        cid = conversation_id or self.conversation_id
+        if cid is None:
+            return
+        self._load_seq += 1
+        seq = self._load_seq
+        self.conversation_id = cid
+        limit = self._limit
+
+        def show(shown: _Shown) -> None:
+            if seq == self._load_seq:
+                self._show(shown)
+
+        self.store.run(lambda s: _load_shown(s, cid, limit), show)
+
+    def open_message(self, conversation_id: str, message_id: str) -> None:
+        """Show a message found by search: its branch becomes the active one, and the view
+        scrolls to it."""
+        if self._busy:
+            self.open_conversation(conversation_id)
+            return
         self._load_seq += 1
         seq = self._load_seq
         self.conversation_id = conversation_id
 
-        def load(s: ChatStore) -> tuple[Conversation, list[Message]]:
-            return s.get_conversation(conversation_id), s.active_path(conversation_id)
+        def select(s: ChatStore) -> _Shown:
+            s.select_branch(message_id)
+            path = s.active_path(conversation_id)
+            index = next(i for i, m in enumerate(path) if m.id == message_id)
+            # Enough messages to include the hit, with a little of what led to it.
+            return _load_shown(s, conversation_id, max(INITIAL_MESSAGES, len(path) - index + 2))
 
-        def show(result: tuple[Conversation, list[Message]]) -> None:
-            if seq == self._load_seq:
-                self._show_conversation(*result)
+        def show(shown: _Shown) -> None:
+            if seq != self._load_seq:
+                return
+            self._limit = max(INITIAL_MESSAGES, len(shown.path))
+            self._show(shown)
+            card = self.chat.card_for(message_id)
+            if card is not None:
+                self.chat.reveal(card)
 
-        self.store.run(load, show)
+        self.store.write(select, Changed(frozenset({conversation_id})), show)
 
-    def _show_conversation(self, conversation: Conversation, path: list[Message]) -> None:
+    def _show_earlier(self) -> None:
+        self._limit += 200
+        self._reload()
+
+    def _show(self, shown: _Shown) -> None:
         self._load_seq += 1  # a load still on its way is older than this
-        self.conversation_id = conversation.id
-        streaming = self._busy and self._save is not None \
-            and self._save.conversation_id == conversation.id
+        self.conversation_id = shown.conversation.id
+        streaming = self._showing_reply()
         # The reply in flight is shown from what the GUI received, which is ahead of its
-        # last checkpoint; it joins `messages` when it ends.
-        shown = [m for m in path if not (streaming and m.status == "streaming")]
-        self.messages = [{"role": m.role, "content": m.content} for m in shown]
-        if self._summary_text and self.statusBar().currentMessage() == self._summary_text:
-            # The speed and seed of a reply elsewhere would read as this conversation's.
-            self.statusBar().clearMessage()
-        self.transcript.clear()
-        for m in shown:
-            self._append(self._header(m.role) + m.content + self._status_note(m) + "\n")
-        if streaming:
-            self._append(self._header("assistant") + self._reply)
-
-    def _header(self, role: str) -> str:
-        names = {"user": self.tr("You"), "assistant": self.tr("Assistant"),
-                 "system": self.tr("System")}
-        return f"\n{names.get(role, role)}\n"
-
-    def _status_note(self, message: Message) -> str:
-        if message.status == "error":
-            return "\n[" + self.tr("error: {message}").format(message=message.error or "") + "]"
-        if message.status == "cancelled":
-            return "\n[" + self.tr("stopped") + "]"
-        if message.status == "interrupted":
-            return "\n[" + self.tr("interrupted: chatapp closed during this reply") + "]"
-        return ""
+        # last checkpoint.
+        path = [m for m in shown.path if not (streaming and m.status == "streaming")]
+        self.chat.show_messages(path, shown.branches, shown.earlier)
+        if streaming and self._save is not None and self._stream_message is not None:
+            card = self.chat.add_streaming(self._stream_message)
+            card.append_text(self._reply)
+        elif not self._busy:
+            self._context_from(path)
 
     # -- actions --------------------------------------------------------------------------------
 
     def load_model(self, path: Path) -> None:
         """Load a model in the model process (the window stays responsive)."""
+        if self._busy:
+            self.statusBar().showMessage(self.tr("Stop the reply before changing the model."))
+            return
         self._ready = False
+        self.model_path = path
         self._model_name = path.name
-        self._set_model_state("loading", path.name)
-        self._load_id = self.engine.load(path, n_ctx=4096)
+        self.model_bar.show_loading(path.name)
+        self._show_empty_state()
+        self._load_id = self.engine.load(path, **self.app_settings.engine_load_kwargs())
+        self.sig_model_chosen.emit(path)
 
-    def _choose_model(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(
-            self, self.tr("Open model"), "", self.tr("GGUF models (*.gguf)")
-        )
-        if name:
-            self.load_model(Path(name))
+    def install_starter(self) -> None:
+        """Install the starter model off the GUI thread, then load it."""
+        self.model_bar.show_installing()
+        self._show_empty_state()
+        future = self._installer.submit(install_starter, log=False)
+        future.add_done_callback(lambda f: self._sig_installed.emit(
+            f.exception() if f.exception() is not None else f.result()))
+
+    def _on_installed(self, outcome: object) -> None:
+        if isinstance(outcome, Path):
+            self.model_bar.refresh_models()
+            self.load_model(outcome)
+        else:
+            self.model_bar.show_failed(self.tr("The starter model could not be installed: "
+                                               "{reason}").format(reason=outcome))
+            self._show_empty_state()
+
+    def _can_start(self) -> bool:
+        if self._busy:
+            return False
+        if not self._ready:
+            self.statusBar().showMessage(self.tr("Load a model first."))
+            return False
+        if not self.store.is_open:
+            self.statusBar().showMessage(self.tr("The chat history is not open yet."))
+            return False
+        return True
 
     def send(self) -> None:
-        """Save the composer's text as the next user message, then ask for a reply.
+        """Save the composer's text as the next user message (or as the edit of the message
+        being edited), then ask for a reply.
 
         With no conversation shown, one is created first (in the same transaction).
         """
         text = self.composer.toPlainText().strip()
-        if not text or self._busy:
+        if not text or not self._can_start():
             return
-        if not self._ready:
-            self.statusBar().showMessage(self.tr("Load a model first."))
-            return
-        if not self.store.is_open:
-            self.statusBar().showMessage(self.tr("The chat history is not open yet."))
-            return
-        self._busy = True
-        self.send_button.setEnabled(False)
+        editing = self._editing
         cid, model = self.conversation_id, self._model_name
 
         def add(s: ChatStore) -> tuple[Conversation, Message, list[Message]]:
-            conversation = s.get_conversation(cid) if cid else s.create_conversation(model=model)
-            user = s.add_message(conversation.id, "user", text)
-            # The prompt comes from the database, not the transcript: the user may have
+            if editing is not None:
+                user = s.edit_message(editing.id, text)
+                conversation = s.get_conversation(user.conversation_id)
+            else:
+                conversation = (s.get_conversation(cid) if cid
+                                else s.create_conversation(model=model))
+                user = s.add_message(conversation.id, "user", text)
+            # The prompt comes from the database, not the window: the user may have
             # switched conversations while this was on its way.
             return conversation, user, s.active_path(conversation.id)
 
         def failed(error: Exception) -> None:
             # Nothing was saved, so nothing is sent: the text goes back to the composer.
-            self._busy = False
-            self.send_button.setEnabled(True)
+            self._set_busy(False)
             if not self.composer.toPlainText():
                 self.composer.setPlainText(text)
             self.store.report(error)
 
+        self._set_busy(True)
         self.composer.clear()
+        self._end_edit_mode()
         self.store.write(add, Changed(frozenset({cid} if cid else ()), lists=True),
                          self._user_saved, failed)
 
     def _user_saved(self, result: tuple[Conversation, Message, list[Message]]) -> None:
         """The user's message is committed: only now does the model get it."""
         conversation, user, path = result
+        self._start_reply(conversation, user.id, path)
+
+    def regenerate(self, message_id: str) -> None:
+        """Another reply in place of this one (which stays, as an alternative)."""
+        self._reply_at(message_id, continuing=False)
+
+    def continue_reply(self, message_id: str) -> None:
+        """A longer version of this reply: a new alternative that starts with its text."""
+        self._reply_at(message_id, continuing=True)
+
+    def _reply_at(self, message_id: str, *, continuing: bool) -> None:
+        if not self._can_start():
+            return
+        self._set_busy(True)
+
+        def find(s: ChatStore) -> tuple[Conversation, Message, list[Message]]:
+            reply = s.message(message_id)
+            path = s.active_path(reply.conversation_id)
+            ids = [m.id for m in path]
+            return (s.get_conversation(reply.conversation_id), reply,
+                    path[:ids.index(message_id)])
+
+        def start(result: tuple[Conversation, Message, list[Message]]) -> None:
+            conversation, reply, before = result
+            if reply.parent_id is None:
+                self._set_busy(False)
+                return
+            self._start_reply(conversation, reply.parent_id, before,
+                              continue_from=reply if continuing else None)
+
+        def failed(error: Exception) -> None:
+            self._set_busy(False)
+            self.store.report(error)
+
+        self.store.run(find, start, failed)
+
+    def _start_reply(self, conversation: Conversation, parent_id: str, path: list[Message],
+                     *, continue_from: Message | None = None) -> None:
+        """Ask the model for a reply below `parent_id`, `path` being the conversation up to it.
+
+        The reply is saved as a new child of `parent_id` (a sibling of any earlier reply
+        there); a continuation starts with the text of the reply it continues.
+        """
         self._reply = ""
+        self._generated = 0
         prompt = [{"role": m.role, "content": m.content} for m in path
                   if m.content and m.status != "streaming"]  # a reply stopped at once is empty
         if conversation.system_prompt:
             prompt.insert(0, {"role": "system", "content": conversation.system_prompt})
+        prefix = ""
+        if continue_from is not None:
+            prefix = continue_from.content
+            prompt.append({"role": "assistant", "content": prefix})
         try:
             sampling = SamplingSettings.from_dict(conversation.sampling)
         except (TypeError, ValueError):
             sampling = SamplingSettings()  # written by a newer chatapp or by hand
-        self._gen_id = self.engine.generate(prompt, sampling)
-        save = self._save = _ReplySave(conversation.id)
+        self._gen_id = self.engine.generate(prompt, sampling,
+                                            continue_reply=continue_from is not None)
+        save = self._save = _ReplySave(conversation.id, prefix)
+        provenance = {"continued_from": continue_from.id} if continue_from else None
+        self._stream_message = Message(
+            id="", conversation_id=conversation.id, parent_id=parent_id, role="assistant",
+            content=prefix, created_at=0.0, updated_at=0.0, status="streaming",
+            active_child_id=None, provenance=None, error=None)
+
+        def begun(message: Message) -> None:
+            self._stream_message = message
+
         # Queued after the generate command, but the worker runs it before any token's save.
-        self.store.run(lambda s: save.begin(s, user.id))
+        self.store.run(lambda s: save.begin(s, parent_id, provenance), begun)
         self.stop_button.setEnabled(True)
         if self.conversation_id in (None, conversation.id):
             self.sidebar.select_conversation(conversation.id)
-            # Redrawn from the database: the one place that knows what was saved.
-            self._show_conversation(conversation, path)
+            self.conversation_id = conversation.id
+            # The shown path ends where the reply will go; alternatives' places are refreshed
+            # when it ends.
+            tail = path[-self._limit:]
+            branches = {c.message.id: c._branch for c in self.chat.cards
+                        if c._branch is not None}
+            self.chat.show_messages(tail, branches, max(0, len(path) - len(tail)))
+            card = self.chat.add_streaming(self._stream_message)
+            card.set_busy(True)
 
     def stop(self) -> None:
         """Stop the reply being generated (what was written so far is kept, as cancelled)."""
         if self._gen_id is not None:
             self.engine.cancel(self._gen_id)
+
+    def _on_escape(self) -> None:
+        if self._gen_id is not None:
+            self.stop()
+        elif self._editing is not None:
+            self._cancel_edit()
+
+    # -- editing, deleting, alternatives --------------------------------------------------------
+
+    def edit_message(self, message_id: str) -> None:
+        """Put this user message in the composer; sending saves the edit as a new branch."""
+        card = self.chat.card_for(message_id)
+        if card is None or card.message.role != "user" or self._busy:
+            return
+        if self._editing is None:
+            self._draft = self.composer.toPlainText()
+        self._editing = card.message
+        self.composer.setPlainText(card.message.content)
+        self.composer.setFocus()
+        self.composer.moveCursor(self.composer.textCursor().MoveOperation.End)
+        self.edit_banner.show()
+
+    def edit_last_message(self) -> None:
+        """Edit the last user message shown (the composer's Up key)."""
+        users = [c for c in self.chat.cards if c.message.role == "user"]
+        if users:
+            self.edit_message(users[-1].message.id)
+
+    def _cancel_edit(self) -> None:
+        if self._editing is not None:
+            self.composer.setPlainText(self._draft)
+        self._end_edit_mode()
+
+    def _end_edit_mode(self) -> None:
+        self._editing = None
+        self._draft = ""
+        self.edit_banner.hide()
+
+    def delete_message(self, message_id: str) -> None:
+        """Delete a message and everything below it; an undo bar offers it back."""
+        if self._busy:
+            return
+        cid = self.conversation_id
+
+        def deleted(result: DeletedMessages) -> None:
+            self._deleted = result
+            self.undo_bar.show()
+            self._reload()
+
+        self.store.write(lambda s: s.delete_message(message_id),
+                         Changed(frozenset({cid} if cid else ()), lists=False), deleted)
+
+    def undo_delete(self) -> None:
+        """Put back the messages deleted last."""
+        deleted = self._deleted
+        if deleted is None:
+            return
+        self._close_undo()
+        def restore(s: ChatStore) -> None:
+            s.restore_messages(deleted)
+            s.select_branch(deleted.message_id)  # show what came back
+
+        self.store.write(restore,
+                         Changed(frozenset({deleted.conversation_id})),
+                         lambda _: self._reload())
+
+    def _close_undo(self) -> None:
+        self._deleted = None
+        self.undo_bar.hide()
+
+    def switch_alternative(self, message_id: str, step: int) -> None:
+        """Show the previous (-1) or next (+1) alternative of a message."""
+        if self._busy:
+            return
+        cid = self.conversation_id
+
+        def switch(s: ChatStore) -> None:
+            siblings = [m.id for m in s.siblings(message_id)]
+            index = siblings.index(message_id) + step
+            if 0 <= index < len(siblings):
+                s.select_branch(siblings[index])
+
+        self.store.write(switch, Changed(frozenset({cid} if cid else ())),
+                         lambda _: self._reload())
+
+    def _on_message_action(self, action: str, message_id: str) -> None:
+        if action == "previous":
+            self.switch_alternative(message_id, -1)
+        elif action == "next":
+            self.switch_alternative(message_id, +1)
+        elif action == "edit":
+            self.edit_message(message_id)
+        elif action == "regenerate":
+            self.regenerate(message_id)
+        elif action == "continue":
+            self.continue_reply(message_id)
+        elif action == "delete":
+            self.delete_message(message_id)
+        elif action == "copy":
+            self.statusBar().showMessage(self.tr("Copied."), 2000)
 
     # -- events from the model process ----------------------------------------------------------
 
@@ -412,34 +922,40 @@ class MainWindow(QMainWindow):
         kind, req_id = event["type"], event.get("id")
         if kind == "token" and req_id == self._gen_id:
             self._reply += event["text"]
+            self._generated += 1
             if self._save is not None:
                 save = self._save
                 self.store.run(lambda s: save.token(event))
             if self._showing_reply():
-                self._append(event["text"])
+                card = self.chat.streaming_card()
+                if card is not None:
+                    card.append_text(event["text"])
+                if self.context is not None and self._generated % 16 == 0:
+                    self._show_context()
         elif kind == "done" and req_id == self._gen_id:
             self._reply += event.get("tail", "")
             if self._showing_reply():
-                self._append(event.get("tail", "") + "\n")
+                card = self.chat.streaming_card()
+                if card is not None and event.get("tail"):
+                    card.append_text(event["tail"])
             if self._save is not None:
                 save = self._save
                 self.store.write(lambda s: save.done(event),
-                                 Changed(frozenset({save.conversation_id}), lists=True))
+                                 Changed(frozenset({save.conversation_id}), lists=True),
+                                 self._reply_saved)
             self._finish_reply(event)
+        elif kind == "context" and req_id == self._gen_id:
+            self.context = {k: int(event.get(k) or 0)
+                            for k in ("prompt_tokens", "n_ctx", "dropped_messages")}
+            self._show_context()
         elif kind == "progress" and req_id == self._load_id:
-            self.statusBar().showMessage(
-                self.tr("Loading the model: {percent:.0f}%").format(percent=event["progress"] * 100)
-            )
+            self.model_bar.show_progress(float(event["progress"]))
         elif kind == "loaded" and req_id == self._load_id:
             self._ready = True
-            m = event["model"]
-            self._set_model_state("ready", self.tr(
-                "{name} · {arch} · {params:.0f}M parameters · {quant} · context {ctx} · "
-                "threads {threads} · GPU layers {gpu}"
-            ).format(name=Path(m["path"]).name, arch=m["architecture"],
-                     params=m["parameters"] / 1e6, quant=m["quantization"], ctx=m["n_ctx"],
-                     threads=m["n_threads"], gpu=m["n_gpu_layers"]))
-            self.statusBar().showMessage(self.tr("Ready."))
+            self._n_ctx = int(event["model"]["n_ctx"])
+            self.model_bar.show_loaded(event["model"])
+            self._show_empty_state()
+            self.statusBar().showMessage(self.tr("Ready."), 5000)
         elif kind == "error":
             self._on_error(event)
 
@@ -452,44 +968,83 @@ class MainWindow(QMainWindow):
         crashed = event.get("code") == "crashed"
         # A crash may carry no request id, yet it ends the reply all the same.
         if self._gen_id is not None and (event.get("id") == self._gen_id or crashed):
-            if self._showing_reply():
-                self._append("\n[" + self.tr("error: {message}").format(message=message) + "]\n")
             if self._save is not None:
                 save = self._save
                 self.store.write(lambda s: save.failed(message),
-                                 Changed(frozenset({save.conversation_id}), lists=True))
+                                 Changed(frozenset({save.conversation_id}), lists=True),
+                                 self._reply_saved)
             self._finish_reply(None)
         if event.get("id") == self._load_id or crashed:  # no model is usable now
             self._ready = False
-            self._set_model_state("failed", message)
+            self.model_bar.show_failed(message)
+            self._show_empty_state()
         self.statusBar().showMessage(message)
 
+    def _reply_saved(self, message: Message | None) -> None:
+        """The store has the finished reply: the card shows what was saved, and the
+        alternatives' places are refreshed."""
+        if message is None or message.conversation_id != self.conversation_id:
+            return
+        card = self.chat.streaming_card()
+        if card is not None:
+            card.finish(message)
+        self._reload()
+
     def _finish_reply(self, summary: dict[str, Any] | None) -> None:
-        if self._reply and self._showing_reply():
-            self.messages.append({"role": "assistant", "content": self._reply})
         self._gen_id = None
         self._save = None
-        self._busy = False
-        self.stop_button.setEnabled(False)
-        self.send_button.setEnabled(True)
+        self._set_busy(False)
         if summary is not None:
             self.last_summary = summary
-            self._summary_text = self.tr(
+            if self.context is not None:
+                self.context["prompt_tokens"] = int(summary.get("prompt_tokens") or 0)
+            self.statusBar().showMessage(self.tr(
                 "{n} tokens · {speed} tok/s · first token {ttft:.0f} ms · {reason} · seed {seed}"
             ).format(n=summary["generated_tokens"], speed=summary["tokens_per_s"],
                      ttft=summary["time_to_first_token_ms"], reason=summary["finish_reason"],
-                     seed=summary["seed"])
-            self.statusBar().showMessage(self._summary_text)
+                     seed=summary["seed"]), 10_000)
+        self._show_context()
 
-    def _append(self, text: str) -> None:
-        """Insert plain text at the end; scroll along only if the reader is at the bottom."""
-        bar = self.transcript.verticalScrollBar()
-        at_bottom = bar.value() >= bar.maximum() - 4
-        document = self.transcript.document()
-        if document.isEmpty():
-            text = text.lstrip("\n")  # the blank line before a header separates, not leads
-        cursor = QTextCursor(document)
-        cursor.movePosition(QTextCursor.MoveOperation.End)
-        cursor.insertText(text)
-        if at_bottom:
-            bar.setValue(bar.maximum())
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.send_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy and self._gen_id is not None)
+        self.chat.set_busy(busy)
+
+    # -- the context meter ----------------------------------------------------------------------
+
+    def _context_from(self, path: list[Message]) -> None:
+        """Estimate what the shown conversation uses from its last reply's record."""
+        last = next((m for m in reversed(path) if m.role == "assistant" and m.provenance), None)
+        p = last.provenance if last is not None else None
+        if p and p.get("prompt_tokens") and p.get("n_ctx"):
+            self.context = {"prompt_tokens": int(p["prompt_tokens"]),
+                            "n_ctx": int(p["n_ctx"]),
+                            "dropped_messages": int(p.get("dropped_messages") or 0)}
+            self._generated = int(p.get("generated_tokens") or 0)
+        else:
+            self.context = None
+            self._generated = 0
+        self._show_context()
+
+    def _show_context(self) -> None:
+        c = self.context
+        if c is None or not c.get("n_ctx"):
+            self.context_bar.setRange(0, 1)
+            self.context_bar.setValue(0)
+            self.context_label.setText(self.tr("Context: nothing sent yet"))
+            return
+        used = min(c["prompt_tokens"] + self._generated, c["n_ctx"])
+        self.context_bar.setRange(0, c["n_ctx"])
+        self.context_bar.setValue(used)
+        text = self.tr("Context: {used} of {total} tokens").format(
+            used=f"{used:,}", total=f"{c['n_ctx']:,}")
+        if c.get("dropped_messages"):
+            text += " · " + self.tr(
+                "{n} oldest messages left out (they no longer fit; the system prompt is kept)"
+            ).format(n=c["dropped_messages"])
+        self.context_label.setText(text)
+        self.context_label.setToolTip(self.tr(
+            "How much of the model's context window the last prompt and reply used. When a "
+            "conversation outgrows it, the oldest turns are left out of what the model sees "
+            "(they stay saved here); the system prompt is always kept."))

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from chatapp.storage import SCHEMA_VERSION, ChatStore, ReadOnlyError
+from chatapp.storage import (
+    SCHEMA_VERSION,
+    ChatStore,
+    DeletedMessages,
+    DeletedRow,
+    ReadOnlyError,
+)
 from chatapp.storage.backups import list_backups
 from chatapp.storage.schema import migrate
 
@@ -129,6 +135,13 @@ def test_newer_schema_opens_read_only_and_writes_raise(db_path: Path) -> None:
             store.rename(conversation.id, "x")
         with pytest.raises(ReadOnlyError):
             store.set_setting("k", 1)
+        first = store.active_path(conversation.id)[0]
+        with pytest.raises(ReadOnlyError):
+            store.delete_message(first.id)
+        row = DeletedRow(1, "gone", conversation.id, None, "user", "x", 0.0, 0.0, "complete",
+                         None, None, None, None, None)
+        with pytest.raises(ReadOnlyError):
+            store.restore_messages(DeletedMessages(conversation.id, "gone", None, (row,), None))
         # Even a raw write on its connection is refused by SQLite (mode=ro).
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             store._conn.execute("DELETE FROM settings")

@@ -352,6 +352,22 @@ class MainWindow(QMainWindow):
         self.action_shortcuts = action(["Ctrl+/", QKeySequence(std.HelpContents)],
                                        self.show_shortcuts)
         self.action_quit = action([QKeySequence(std.Quit), "Ctrl+Q"], self.close)
+        # The menus make every action findable without knowing its key.
+        bar = self.menuBar()
+        self.menu_file = bar.addMenu("")
+        self.menu_file.addActions([self.sidebar.action_new_chat, self.action_open_model,
+                                   self.action_settings])
+        self.menu_file.addSeparator()
+        self.menu_file.addAction(self.action_quit)
+        self.menu_chat = bar.addMenu("")
+        self.menu_chat.addActions([self.action_stop, self.action_regenerate,
+                                   self.action_continue, self.action_copy_reply,
+                                   self.action_previous, self.action_next])
+        self.menu_view = bar.addMenu("")
+        self.menu_view.addActions([self.sidebar.action_search, self.action_toggle_sidebar,
+                                   self.action_focus_composer])
+        self.menu_help = bar.addMenu("")
+        self.menu_help.addAction(self.action_shortcuts)
 
     def _on_last_reply(self, action: str) -> None:
         replies = [c for c in self.chat.cards if c.message.role == "assistant"]
@@ -510,6 +526,24 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _retranslate(self) -> None:
+        for action, text in (
+                (self.action_settings, self.tr("Settings…")),
+                (self.action_open_model, self.tr("Open a model…")),
+                (self.action_stop, self.tr("Stop the reply")),
+                (self.action_regenerate, self.tr("Regenerate the last reply")),
+                (self.action_continue, self.tr("Continue the last reply")),
+                (self.action_copy_reply, self.tr("Copy the last reply")),
+                (self.action_previous, self.tr("Previous alternative of the last reply")),
+                (self.action_next, self.tr("Next alternative of the last reply")),
+                (self.action_focus_composer, self.tr("Go to the message box")),
+                (self.action_toggle_sidebar, self.tr("Show or hide the conversation list")),
+                (self.action_shortcuts, self.tr("Keyboard shortcuts")),
+                (self.action_quit, self.tr("Quit"))):
+            action.setText(text)
+        self.menu_file.setTitle(self.tr("&File"))
+        self.menu_chat.setTitle(self.tr("&Chat"))
+        self.menu_view.setTitle(self.tr("&View"))
+        self.menu_help.setTitle(self.tr("&Help"))
         self.composer.setPlaceholderText(self.tr(
             "Type a message. Enter sends, Shift+Enter starts a new line, Esc stops, "
             "Up edits your last message."))

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from chatapp.core.markdown_render import render_markdown
@@ -61,6 +62,8 @@ def render_messages(messages: list[Message], png: Path, *, html_path: Path | Non
     if app is None:
         raise RuntimeError("render_messages needs a QApplication")
     view = ChatView()
+    # The picture is the whole column: no scroll bar takes width from it, even when cut.
+    view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.set_dark(dark)
     view.show_messages(messages, branches or {}, 0)
     for card in view.cards:
@@ -72,7 +75,7 @@ def render_messages(messages: list[Message], png: Path, *, html_path: Path | Non
     app.processEvents()
     height = min(column.sizeHint().height(), MAX_HEIGHT)
     for _ in range(3):  # card heights follow the document layout, which follows the width
-        view.resize(width + view.verticalScrollBar().sizeHint().width(), height)
+        view.resize(width, height)
         app.processEvents()
         wanted = min(column.sizeHint().height(), MAX_HEIGHT)
         if wanted == height:

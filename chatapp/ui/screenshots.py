@@ -177,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     conversation([("user", "Write a detailed guide in forty parts."), ("assistant",
                                                                         _long_reply())],
                  "A long reply")
+    settle(0.5)
     bar = window.chat.verticalScrollBar()
     bar.setValue(bar.maximum() // 2)
     shot(window, "long-reply-light-en")

@@ -76,10 +76,14 @@ def test_switching_language_applies_at_once(qtbot: QtBot, window: MainWindow) ->
         translations.apply("zh_CN")
         qtbot.waitUntil(lambda: window.send_button.text() == "发送", timeout=2000)
         assert window.stop_button.text() == "停止"
-        assert "还没有模型" in window.model_label.text()
+        english_status = "No model loaded." if window.model_bar.models() else "No model yet."
+        assert window.model_bar.status_label.text() != english_status
+        assert window.menu_file.title() == "文件(&F)"
+        assert "上下文" in window.context_label.text()
         translations.apply("en")
         qtbot.waitUntil(lambda: window.send_button.text() == "Send", timeout=2000)
-        assert "No model yet" in window.model_label.text()
+        assert window.model_bar.status_label.text() == english_status
+        assert window.menu_file.title() == "&File"
     finally:
         translations.apply("en")
     with pytest.raises(ValueError):

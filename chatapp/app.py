@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -95,6 +96,14 @@ def run_app(argv: list[str] | None = None) -> int:
             window.load_model(starter_path())
 
     QTimer.singleShot(0, start_engine)
+    # Ctrl+C in a terminal or a polite kill: quit through the event loop, so that the database
+    # and the model process are closed as on a normal exit.  Python only runs signal handlers
+    # between bytecodes, so a timer gives it a chance while Qt waits for events.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: app.quit())
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
     if probe := os.environ.get(STARTUP_PROBE_ENV):
         _startup_probe(app, window, float(probe))
     app.aboutToQuit.connect(engine.shutdown)

@@ -67,6 +67,7 @@ class EngineClient:
         self._env = env
         self._restart = restart
         self._send_lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._pending: dict[str, queue.Queue[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._proc: subprocess.Popen[bytes] | None = None
@@ -80,12 +81,18 @@ class EngineClient:
     # -- process lifetime ---------------------------------------------------------------------
 
     def start(self, timeout: float = 60.0) -> None:
-        """Start the model process (if not running) and wait until it is ready."""
-        if self.alive:
-            return
-        self._closing = False
-        self._spawn()
-        self._wait_ready(timeout)
+        """Start the model process (if not running) and wait until it is ready.
+
+        Safe to call from two threads at once (the GUI starts it in the background while a
+        command may arrive): the second caller waits for the first one's process.
+        """
+        with self._start_lock:
+            if self.alive and self._ready.is_set():
+                return
+            if not self.alive:
+                self._closing = False
+                self._spawn()
+            self._wait_ready(timeout)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -2,10 +2,15 @@
 
 Events arrive on the client's reader thread; a queued signal carries each one (a plain dict) to
 the GUI thread.  Commands are sent without blocking the GUI.
+
+The signals are declared with `object`, not `dict`: a `Signal(dict)` converts every event to a
+QVariantMap and back at each hop (nested candidate lists included), which measured ~50 µs on the
+GUI thread and ~80 µs on the reader thread per token, against 1–2 µs for `object`.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +25,14 @@ class EngineService(QObject):
 
     Signals:
         sig_event(dict): every event from the model process, on the GUI thread.
+        sig_started(): `start_in_background` finished: the model process is ready.
+        sig_start_failed(str): it could not start (the reason, for the user).
     """
 
-    sig_event = Signal(dict)
-    _sig_from_reader = Signal(dict)
+    sig_event = Signal(object)
+    sig_started = Signal()
+    sig_start_failed = Signal(str)
+    _sig_from_reader = Signal(object)
 
     def __init__(self, log_path: Path | None = None, parent: QObject | None = None) -> None:
         """Create the client; the model process starts on `start()`."""
@@ -31,13 +40,26 @@ class EngineService(QObject):
         self._sig_from_reader.connect(self._relay, Qt.ConnectionType.QueuedConnection)
         self.client = EngineClient(on_event=self._sig_from_reader.emit, log_path=log_path)
 
-    @Slot(dict)
+    @Slot(object)
     def _relay(self, event: dict[str, Any]) -> None:
         self.sig_event.emit(event)
 
     def start(self) -> None:
         """Start the model process (returns once it is ready, ~0.3 s)."""
         self.client.start()
+
+    def start_in_background(self) -> None:
+        """Start the model process on a helper thread (the window paints meanwhile); then
+        `sig_started` or `sig_start_failed` on the GUI thread."""
+        def run() -> None:
+            try:
+                self.client.start()
+            except Exception as exc:
+                self.sig_start_failed.emit(str(exc))
+            else:
+                self.sig_started.emit()
+
+        threading.Thread(target=run, name="chatapp-engine-start", daemon=True).start()
 
     def load(self, path: Path, **settings: Any) -> str:
         """Ask for a model load; returns the request id that the `loaded`/`error` event carries."""

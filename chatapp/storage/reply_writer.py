@@ -39,6 +39,8 @@ def provenance_from_done(done: dict[str, Any]) -> dict[str, Any]:
         "generated_tokens": done.get("generated_tokens"),
         "cached_prompt_tokens": done.get("cached_prompt_tokens"),
         "finish_reason": done.get("finish_reason"),
+        # How many of the oldest messages the model did not see (the context was full).
+        "dropped_messages": done.get("dropped_messages"),
     }
 
 

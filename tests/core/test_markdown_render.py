@@ -157,11 +157,17 @@ def test_controls_and_bidi_are_visible() -> None:
     assert out == "a␀b␛c ⟨U+202E⟩evil⟨U+202C⟩ ⟨U+2066⟩iso⟨U+2069⟩ \ufffd"
 
 
-def test_math_keeps_its_source() -> None:
+def test_math_is_shown_as_text_with_its_source_in_the_title() -> None:
     out = render_markdown(r"Area $\pi r^2$, costs $5 and $10, $$\frac{a_1}{b_2}$$ \(x_i\)").html
-    assert shown(out) == r"Area \pi r^2, costs $5 and $10, \frac{a_1}{b_2} x_i"
-    assert out.count("font-family:monospace;font-style:italic") == 3
+    # shown() counts a title as visible: each formula's TeX, then its readable form.
+    assert shown(out) == r"Area  \pi r^2 πr², costs $5 and $10,  \frac{a_1}{b_2} a₁/b₂  x_i xᵢ"
+    assert out.count("font-family:serif;font-style:italic") == 3
     assert "<em>" not in out  # underscores inside math are not emphasis
+
+
+def test_math_that_cannot_be_read_keeps_its_source() -> None:
+    out = render_markdown(r"broken $\frac{a}{b$ here").html
+    assert r"\frac{a}{b" in shown(out)
 
 
 def test_code_blocks_are_highlighted_with_inline_styles() -> None:

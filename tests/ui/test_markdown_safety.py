@@ -176,6 +176,15 @@ def _big_payloads() -> list[tuple[str, str]]:
         ("huge data image", "![x](data:image/png;base64," + "A" * 500_000 + ")"),
         ("emphasis nest", "*a **b *c **d " * 5_000),
         ("math", "$$\\frac{a}{b}$$ and $x^2_i$ and \\(\\alpha\\) " * 2_000),
+        # TeX is converted to Unicode text (chatapp.core.tex_text): hostile formulas.
+        ("math frac openers", "$$" + "\\frac{" * 1_000 + "$$"),
+        ("math deep braces", "$$" + "{" * 2_000 + "x" + "}" * 2_000 + "$$"),
+        ("math line break storm", "$$" + "a\\\\" * 600 + "$$"),
+        ("math long formula", "$$" + "\\alpha_{i}+" * 180 + "x$$"),
+        ("math many formulas", " ".join(f"$x_{{{i}}}^{{{i}}}$" for i in range(300))),
+        ("math unknown macros", "$" + "\\foo{bar}" * 99 + "$ and $$\\begin{quux} q \\end{quux}$$"),
+        ("math display storm", "\n".join(f"$$\\sqrt[{i}]{{x_{i}}} = \\frac{{a}}{{b_{i}}}$$"
+                                          for i in range(60))),
         ("header storm", "# h\n" * 20_000),
         ("list storm", "- a\n" * 20_000),
         ("quote storm", "> a\n" * 20_000),

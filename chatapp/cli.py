@@ -154,6 +154,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--language", choices=("en", "zh_CN"), default="en",
                         help="language of the labels around the messages")
     render.set_defaults(handler=_render)
+    _add_attention_parser(sub)
+    _add_sampling_parser(sub)
     return parser
 
 
@@ -200,6 +202,91 @@ def _render(args: argparse.Namespace) -> int:
           + (f", {result.html}" if result.html else "")
           + (" — cut: the conversation is taller than one picture" if result.cut else ""))
     return 0
+
+
+def _add_attention_parser(sub: Any) -> None:
+    attention = sub.add_parser(
+        "attention", help="capture a model's attention weights to an NPZ file",
+        description="Replays the text through the model in the model process and writes the "
+                    "post-softmax attention weights: 'tokens' (int32, T) and 'attention' "
+                    "(float32, layers x heads x T x T, rows = query positions), with 'layers' "
+                    "and 'heads' naming each slot.")
+    attention.add_argument("-m", "--model", help="GGUF file (default: the starter model)")
+    attention.add_argument("--text", required=True,
+                           help="the text to look at (tokenized as it is, no chat template)")
+    attention.add_argument("--layer", type=int, action="append",
+                           help="a layer to keep (repeatable; default: all)")
+    attention.add_argument("--head", type=int, action="append",
+                           help="a head to keep (repeatable; default: all)")
+    attention.add_argument("--out", type=Path, required=True, help="the NPZ file to write")
+    attention.add_argument("--png", type=Path,
+                           help="also draw a heatmap: the first layer and head asked, or the "
+                                "mean over the heads of the first layer when no head is given")
+    attention.add_argument("--max-tokens", type=int, default=1024,
+                           help="keep the last N tokens of a longer text (default 1024)")
+    attention.add_argument("--max-mb", type=int, default=512,
+                           help="memory budget of the weights in MiB; fewer layers are kept "
+                                "beyond it (default 512)")
+    attention.add_argument("--threads", type=int, help="threads (default: leaves headroom)")
+    attention.set_defaults(handler=_attention)
+
+
+def _attention(args: argparse.Namespace) -> int:
+    import shutil
+
+    from chatapp.engine.client import EngineClient, EngineError
+    from chatapp.paths import logs_dir
+
+    model = _model_path(args.model)
+    if not args.text.strip():
+        raise CliError("attention: --text is empty")
+    if args.max_tokens < 1 or args.max_mb < 1:
+        raise CliError("attention: --max-tokens and --max-mb must be at least 1")
+    for flag, target in (("--out", args.out), ("--png", args.png)):
+        if target is not None and not target.parent.resolve().is_dir():
+            raise CliError(f"attention: {flag}: no folder {target.parent}")
+    client = EngineClient(log_path=logs_dir() / "engine.log")
+    try:
+        client.start()
+        client.load(model, n_ctx=512, n_threads=args.threads, n_threads_batch=args.threads)
+        event = client.attention(text=args.text, layers=args.layer, heads=args.head,
+                                 max_tokens=args.max_tokens, max_bytes=args.max_mb * 2**20)
+    except EngineError as exc:
+        raise CliError(f"attention: {exc.message}") from None
+    finally:
+        client.shutdown()
+    try:
+        shutil.copyfile(event["path"], args.out)
+    except OSError as exc:
+        raise CliError(f"attention: cannot write {args.out}: {exc.strerror or exc}") from None
+    L, H, T, _ = event["shape"]
+    print(f"{T} tokens, attention {L}x{H}x{T}x{T} float32 (layers x heads x query x key) in "
+          f"{event['capture_ms'] / 1000:.2f} s -> {args.out}")
+    if args.png is not None:
+        print(_attention_png(args.out, args.png, by_head=args.head is not None, event=event))
+    if event.get("left_out"):
+        print(f"(left out: {event['left_out']})", file=sys.stderr)
+    return 0
+
+
+def _attention_png(npz: Path, png: Path, *, by_head: bool, event: dict[str, Any]) -> str:
+    """Draw the first layer slot's first head (or its mean over heads); returns a summary."""
+    import numpy as np
+
+    from chatapp.engine.attention import heatmap_rgb, write_png
+
+    with np.load(npz) as data:
+        weights = data["attention"][0]
+    layer = event["layers"][0]
+    matrix = weights[0] if by_head else weights.mean(axis=0)
+    what = f"layer {layer}, head {event['heads'][0]}" if by_head else \
+        f"layer {layer}, mean of {len(event['heads'])} heads"
+    picture = heatmap_rgb(matrix)
+    try:
+        write_png(png, picture)
+    except OSError as exc:
+        raise CliError(f"attention: cannot write {png}: {exc.strerror or exc}") from None
+    return f"heatmap of {what} ({picture.shape[1]}x{picture.shape[0]}) -> {png}"
 
 
 def _version() -> int:
@@ -591,6 +678,112 @@ def _models_list(args: argparse.Namespace) -> int:
         for p in files:
             print(f"{p.stat().st_size / 1e6:10.1f} MB  {p}")
     return 0
+
+
+def _add_sampling_parser(sub: Any) -> None:
+    sampling = sub.add_parser(
+        "sampling", help="show how the sampler chain picks each token, stage by stage",
+        description="Generates a few tokens with per-token records and prints, for each token, "
+                    "every sampler stage (raw, penalties, top-k, top-p, min-p, temperature): "
+                    "how many candidates survive, the most likely ones with their "
+                    "probabilities, and the chosen token's rank and probability.  --json / "
+                    "--out give everything, with the what-if candidates (the 64 highest logits "
+                    "entering top-k and the log-sum-exp of all of them).")
+    sampling.add_argument("prompt", nargs="?", help="the message (read from stdin when omitted)")
+    sampling.add_argument("-m", "--model", help="GGUF file (default: the starter model)")
+    sampling.add_argument("--system", help="system prompt")
+    sampling.add_argument("--tokens", "--max-tokens", dest="max_tokens", type=int, default=8,
+                          help="tokens to generate (default 8)")
+    sampling.add_argument("--top-n", type=int, default=20,
+                          help="candidates kept per stage (default 20; the table shows 5)")
+    sampling.add_argument("--json", action="store_true", help="print the JSON instead")
+    sampling.add_argument("--out", type=Path, help="write the JSON to this file")
+    g = sampling.add_argument_group("sampling (as for chat)")
+    for flag, kind in (("--temperature", float), ("--top-k", int), ("--top-p", float),
+                       ("--min-p", float), ("--repeat-penalty", float),
+                       ("--frequency-penalty", float), ("--presence-penalty", float),
+                       ("--penalty-last-n", int), ("--seed", int)):
+        g.add_argument(flag, type=kind)
+    g.add_argument("--stop", action="append", help="stop string (repeatable)")
+    e = sampling.add_argument_group("engine")
+    e.add_argument("--threads", type=int, help="generation threads (default: leaves headroom)")
+    e.add_argument("--ctx", type=int, default=4096, help="context size in tokens")
+    e.add_argument("--gpu-layers", type=int, default=0, help="layers to offload (-1 = all)")
+    sampling.set_defaults(handler=_sampling_command)
+
+
+def _sampling_command(args: argparse.Namespace) -> int:
+    from chatapp.engine.client import EngineClient, EngineError
+    from chatapp.paths import logs_dir
+
+    settings = _sampling(args)  # the flags over the defaults; a bad value stops here
+    if not 1 <= args.top_n <= 1000:
+        raise CliError("sampling: --top-n must be between 1 and 1000")
+    if args.out is not None and not args.out.parent.resolve().is_dir():
+        raise CliError(f"sampling: --out: no folder {args.out.parent}")
+    model = _model_path(args.model)
+    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    if not prompt.strip():
+        raise CliError("empty prompt")
+    messages = ([{"role": "system", "content": args.system}] if args.system else []) + [
+        {"role": "user", "content": prompt}]
+    tokens: list[dict[str, Any]] = []
+    done: dict[str, Any] = {}
+    client = EngineClient(log_path=logs_dir() / "engine.log")
+    try:
+        client.start()
+        client.load(model, n_ctx=args.ctx, n_threads=args.threads, n_gpu_layers=args.gpu_layers)
+        for event in client.generate(messages, settings, records=True, top_n=args.top_n):
+            if event["type"] == "token":
+                tokens.append({k: v for k, v in event.items() if k not in ("type", "id")})
+                if not args.json:
+                    _print_sampling_token(tokens[-1])
+            else:
+                done = {k: v for k, v in event.items() if k not in ("type", "id")}
+    except EngineError as exc:
+        raise CliError(f"sampling: {exc.message}") from None
+    finally:
+        client.shutdown()
+    report = {"model": str(model), "messages": messages,
+              "sampling": done.get("sampling", settings.to_dict()), "tokens": tokens,
+              "summary": {k: v for k, v in done.items() if k not in ("sampling", "text")},
+              "text": done.get("text", "")}
+    if args.out is not None:
+        try:
+            args.out.write_text(json.dumps(report, ensure_ascii=False) + "\n", "utf-8")
+        except OSError as exc:
+            raise CliError(f"sampling: cannot write {args.out}: {exc.strerror or exc}") from None
+    if args.json:
+        sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    else:
+        print(f"[{len(tokens)} tokens, seed {done.get('seed')}, {done.get('finish_reason')}"
+              + (f"; JSON in {args.out}" if args.out is not None else "") + "]")
+    return 0
+
+
+def _shown(text: str) -> str:
+    """A token's text on one line: quoted, with newlines and tabs escaped."""
+    return repr(text)
+
+
+def _print_sampling_token(t: dict[str, Any]) -> None:
+    """One token's stages as a small table."""
+    chosen = t["token"]
+    print(f"token {t['i']}: {_shown(t['piece'])} (id {chosen}) — rank {t['chosen_rank']}, "
+          f"p {t['chosen_p']:.4f} at the last stage; raw rank {t['raw_rank']}, "
+          f"p {t['raw_p']:.4f}")
+    print(f"  {'stage':<18}{'survivors':>10}  {'chosen':<14}top 5")
+    for stage in t["stages"]:
+        ids = [c[0] for c in stage["top"]]
+        if chosen in ids:
+            rank = ids.index(chosen)
+            mark = f"#{rank} {stage['top'][rank][2]:.4f}"
+        else:
+            mark = f"beyond top {len(ids)}"
+        top = "  ".join(f"{_shown(c[1])} {c[2]:.3f}" for c in stage["top"][:5])
+        name = stage["name"] + ("" if stage["active"] else " (off)")
+        print(f"  {name:<18}{stage['survivors']:>10}  {mark:<14}{top}")
+    print()
 
 
 if __name__ == "__main__":

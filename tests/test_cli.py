@@ -99,3 +99,53 @@ def test_data_dir_is_respected(starter_model: Path, data_dir: Path) -> None:
     assert out.returncode == 0
     assert json.loads(out.stdout) == []
     assert (data_dir / "models").is_dir()
+
+
+def test_sampling_prints_every_stage_per_token(starter_model: Path, tmp_path: Path) -> None:
+    out_file = tmp_path / "sampling.json"
+    out = chatapp("sampling", "-m", str(starter_model), "--tokens", "4", "--seed", "3",
+                  "--top-k", "10", "--out", str(out_file), "Name a fruit.")
+    assert out.returncode == 0, out.stderr
+    blocks = [b for b in out.stdout.split("\n\n") if b.startswith("token ")]
+    assert len(blocks) == 4
+    for block in blocks:
+        lines = block.splitlines()
+        assert "rank" in lines[0] and "p " in lines[0]
+        names = [line.split()[0] for line in lines[2:]]
+        assert names == ["raw", "penalties", "top_k", "top_p", "min_p", "temperature"]
+        top_k_line = lines[4].split()
+        assert int(top_k_line[1]) <= 10
+    assert "[4 tokens, seed 3" in out.stdout
+    report = json.loads(out_file.read_text("utf-8"))
+    assert len(report["tokens"]) == 4 and report["sampling"]["top_k"] == 10
+
+
+def test_sampling_json_has_all_stages_and_candidates(starter_model: Path) -> None:
+    from chatapp.core.sampling import STAGES, SamplingSettings
+    from chatapp.core.whatif import CANDIDATES_N, replay
+
+    out = chatapp("sampling", "-m", str(starter_model), "--json", "--tokens", "5",
+                  "--temperature", "0.8", "--top-p", "0.9", "--seed", "11", "What is 2 + 2?")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["sampling"]["seed"] == 11 and report["summary"]["generated_tokens"] == 5
+    settings = SamplingSettings.from_dict(report["sampling"] | {"stop": ()})
+    for t in report["tokens"]:
+        assert [s["name"] for s in t["stages"]] == list(STAGES)
+        assert all(len(s["top"]) == min(20, s["survivors"]) for s in t["stages"])
+        cands = t["candidates"]
+        assert len(cands) == CANDIDATES_N and len({c[0] for c in cands}) == CANDIDATES_N
+        assert [c[1] for c in cands] == sorted((c[1] for c in cands), reverse=True)
+        assert cands[0][1] < t["candidates_lse"]
+        # the JSON carries all a what-if needs: replaying it gives the recorded last stage
+        w = replay(cands, t["candidates_lse"], settings, chosen=t["token"])
+        assert w.exact and w.final.survivors == t["stages"][-1]["survivors"]
+        assert abs(w.formula.p - t["chosen_p"]) <= 1e-5
+
+
+def test_sampling_mistakes_are_one_line() -> None:
+    for args in (("sampling", "--top-p", "1.5", "hi"), ("sampling", "--top-n", "0", "hi"),
+                 ("sampling", "-m", "/no/such/model.gguf", "hi")):
+        out = chatapp(*args)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -314,6 +314,41 @@ class EngineClient:
         """The model process's state, model, threads, memory and versions."""
         return self._call("status", "status", timeout)
 
+    def attention(
+        self,
+        *,
+        messages: Sequence[dict[str, Any]] | None = None,
+        reply_tokens: Sequence[int] | None = None,
+        tokens: Sequence[int] | None = None,
+        text: str | None = None,
+        layers: Sequence[int] | None = None,
+        heads: Sequence[int] | None = None,
+        max_tokens: int | None = None,
+        max_bytes: int | None = None,
+        timeout: float | None = 600.0,
+    ) -> dict[str, Any]:
+        """Capture attention weights (see protocol.py); returns the `attention` event, whose
+        `path` names the NPZ file with them.  Give one of `messages` (with `reply_tokens`),
+        `tokens` or `text`.  Raises EngineError ("bad_request" for a layer or head that does not
+        exist)."""
+        fields: dict[str, Any] = {
+            "layers": None if layers is None else [int(v) for v in layers],
+            "heads": None if heads is None else [int(v) for v in heads],
+        }
+        if messages is not None:
+            fields["messages"] = list(messages)
+        if reply_tokens is not None:
+            fields["reply_tokens"] = [int(t) for t in reply_tokens]
+        if tokens is not None:
+            fields["tokens"] = [int(t) for t in tokens]
+        if text is not None:
+            fields["text"] = text
+        if max_tokens is not None:
+            fields["max_tokens"] = max_tokens
+        if max_bytes is not None:
+            fields["max_bytes"] = max_bytes
+        return self._call("attention", "attention", timeout, **fields)
+
     def cancel(self, req_id: str | None = None) -> None:
         """Stop the running generation (or the one with this id) within one token."""
         if self.alive and self._proc is not None:

@@ -102,13 +102,16 @@ class SamplerChain:
                  if s.temperature != 1.0 else None, True),
             ]
         active = [(name, smp, tr) for name, smp, tr in steps if smp is not None]
+        # The what-if candidates are taken where top-k's input is: after the penalties.
         if probes is not None:
-            self._add(probes.make("raw", transforms=True, last=not active))
+            self._add(probes.make("raw", transforms=True, last=not active,
+                                  candidates=not penalties_on))
             self.stage_names.append("raw")
         for i, (name, smp, transforms) in enumerate(active):
             self._add(smp)
             if probes is not None:
-                self._add(probes.make(name, transforms=transforms, last=i == len(active) - 1))
+                self._add(probes.make(name, transforms=transforms, last=i == len(active) - 1,
+                                      candidates=name == "penalties"))
                 self.stage_names.append(name)
         self._add(
             llama_cpp.llama_sampler_init_greedy() if s.greedy
@@ -371,7 +374,8 @@ class Generator:
     def _records(
         self, seen: list[StageSnapshot], chain: SamplerChain, token: int
     ) -> dict[str, Any]:
-        """Stage records for the panel: every stage in STAGES order, off stages repeated."""
+        """Stage records for the panel: every stage in STAGES order, off stages repeated, and
+        the what-if candidates (see chatapp.engine.protocol)."""
         by_name = dict(zip(chain.stage_names, seen, strict=False))
         stages: list[dict[str, Any]] = []
         prev: StageSnapshot | None = None
@@ -395,7 +399,14 @@ class Generator:
         if chain.greedy:
             rank, p = 0, 1.0
         raw_rank, raw_p = seen[0].rank_of(token) if seen else (-1, 0.0)
-        return {
+        out: dict[str, Any] = {
             "stages": stages, "chosen_rank": rank, "chosen_p": round(p, 6),
             "raw_rank": raw_rank, "raw_p": round(raw_p, 6),
         }
+        source = next((snap for snap in seen if snap.cand_ids is not None), None)
+        if source is not None and source.cand_ids is not None and source.cand_logits is not None:
+            # float32 -> Python float is exact: the JSON number is the float32 logit itself.
+            out["candidates"] = [list(pair) for pair in zip(
+                source.cand_ids.tolist(), source.cand_logits.tolist(), strict=True)]
+            out["candidates_lse"] = source.lse
+        return out

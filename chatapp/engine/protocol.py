@@ -12,6 +12,10 @@ Commands (app → model process); `id` is chosen by the app and echoed by every 
     {"op": "generate", "id": ID, "messages": [{"role": STR, "content": STR}, ...],
      "sampling": {SamplingSettings fields}, "records": BOOL, "top_n": INT,
      "continue_reply": BOOL}                 # optional, default false; see below
+    {"op": "attention", "id": ID,            # capture attention weights; see below
+     "messages": [{"role": STR, "content": STR}, ...], "reply_tokens": [INT, ...],
+     # or, instead of messages: "tokens": [INT, ...], or "text": STR
+     "layers": [INT]|null, "heads": [INT]|null, "max_tokens": INT, "max_bytes": INT}
     {"op": "cancel", "id": ID}          # the generation to stop; takes effect within one token
     {"op": "unload", "id": ID}
     {"op": "status", "id": ID}
@@ -29,16 +33,31 @@ Events (model process → app):
      # with "records": true, also:
      "stages": [{"name": STR, "active": BOOL, "survivors": INT,
                  "top": [[TOKEN_ID, TEXT, P], ...]}, ...],
-     "chosen_rank": INT, "chosen_p": FLOAT, "raw_rank": INT, "raw_p": FLOAT}
+     "chosen_rank": INT, "chosen_p": FLOAT, "raw_rank": INT, "raw_p": FLOAT,
+     "candidates": [[TOKEN_ID, LOGIT], ...], "candidates_lse": FLOAT}   # see "What-if" below
     {"type": "done", "id": ID, "finish_reason": "stop"|"length"|"stop_string"|"cancelled"
      |"context_full", "text": STR, "tail": STR, "prompt_tokens": INT, "generated_tokens": INT,
      "cached_prompt_tokens": INT, "dropped_messages": INT,
      "time_to_first_token_ms": FLOAT, "tokens_per_s": FLOAT, "seed": INT,
      "cancel_latency_ms": FLOAT (cancelled replies: from the cancel's arrival to the stop), ...}
+    {"type": "attention", "id": ID, "path": STR, "tokens": [INT], "pieces": [STR],
+     "n_layer": INT, "n_head": INT, "layers": [INT], "heads": [INT], "shape": [L, H, T, T],
+     "left_out": STR|null, "capture_ms": FLOAT}
     {"type": "unloaded", "id": ID}
-    {"type": "status", "id": ID, "state": "idle"|"loading"|"ready"|"generating",
+    {"type": "status", "id": ID,
+     "state": "idle"|"loading"|"ready"|"generating"|"capturing",
      "model": {...}|null, "pid": INT, "rss_bytes": INT, "versions": {...}}
     {"type": "error", "id": ID|null, "code": CODE, "message": STR}
+
+What-if data (token events with records): `candidates` are the 64 highest logits (the token
+ids with their logits) as they enter top-k, that is after the penalties (the raw logits when
+the penalties are off): the input of the knobs a what-if changes.  Sorted by logit, highest
+first; ties by lowest id.  Each logit is a float32 value exactly (the JSON number read as a
+double is the float32 logit), also at T = 0.  `candidates_lse`: the log-sum-exp (natural log) of
+all the vocabulary's logits at that point, so p_i = exp(logit_i - candidates_lse) is a stored
+token's probability over the whole vocabulary at T = 1, and 1 - Σ of those is the mass beyond
+the 64.  chatapp.core.whatif.replay turns them into every stage's distribution for other
+settings.
 
 A token event's `text` is what may be shown now: whole UTF-8 characters, with text that could
 begin a stop string held back; `done.tail` is the rest.  `piece` is the token's own text.
@@ -56,6 +75,26 @@ tokens whose keys and values were already in the KV cache (a common prefix with 
 the template's rendering of the messages before it, with the generation prompt, followed by that
 message's text as it is, and the reply streamed (token events, `done.text`) is only what the
 model adds to it.
+
+`attention`: the post-softmax attention weights the loaded model computes over a token
+sequence, replayed in a context of its own (the chat's KV cache is not touched; a capture sent
+during a reply runs after it).  The sequence is exactly one of: `messages` — the chat template's
+rendering with the generation prompt, tokenized, followed by `reply_tokens` (optional: the ids
+of a generated reply, from its token events, to see what the model attended to while writing
+it); `tokens` — ids as they are; `text` — plain text tokenized without a template.  Longer than
+`max_tokens` (default 1024): the last `max_tokens` are kept.  `layers` / `heads`: indices to
+keep (null or absent: all; query heads, also with grouped-query attention).  `max_bytes`
+(default 512 MiB) bounds the result: fewer layers are kept (the first asked), then fewer heads
+of one layer.  Whatever was cut is said in `left_out` (a sentence; null when nothing was).  The
+weights are written to `path`, an NPZ file (`chatapp.paths.cache_dir()/attention/<id>.npz`; the
+newest 3 are kept: each can be hundreds of MB): "tokens" int32 (T,), "attention" float32 (L, H,
+T, T) indexed [layer slot, head slot, query position, key position] — row i is position i's
+attention over positions 0..i, summing to 1, zero above the diagonal — "layers" int32 (L,) and
+"heads" int32 (H,) naming each slot.  The event repeats the tokens, with `pieces` (each token's
+text, special tokens included, for labels), the model's `n_layer` / `n_head`, and `capture_ms`.
+Errors: "not_loaded"; "bad_request" (not exactly one of messages / tokens / text, a layer or
+head that does not exist, a token id outside the vocabulary, a budget too small for one head);
+"template"; "generation" (the capture or the file failed).
 
 The `loaded` event's model (also `status.model`) describes the file and where it runs, among
 other fields: "size_bytes" (the file's size), "weights_bytes" (its tensors' size), "backend"
@@ -78,9 +117,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-OPS = frozenset({"load", "generate", "cancel", "unload", "status", "shutdown"})
+OPS = frozenset({"load", "generate", "attention", "cancel", "unload", "status", "shutdown"})
 EVENTS = frozenset(
-    {"ready", "progress", "loaded", "context", "token", "done", "unloaded", "status", "error"}
+    {"ready", "progress", "loaded", "context", "token", "done", "attention", "unloaded",
+     "status", "error"}
 )
 
 #: Longest line accepted from the other side (a token event with records is a few KB).

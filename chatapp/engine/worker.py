@@ -2,8 +2,8 @@
 
 Reads commands from stdin and writes events to stdout (see chatapp.engine.protocol).  The main
 thread reads commands, so `cancel` and `status` are answered while a reply is generating; one
-engine thread owns the model and runs load / generate / unload in order.  When stdin closes (the
-app is gone) the process exits.
+engine thread owns the model and runs load / generate / attention / unload in order.  When stdin
+closes (the app is gone) the process exits.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Worker:
     """State and command handling of the model process.
 
     Attributes:
-        state: "idle", "loading", "ready" or "generating".
+        state: "idle", "loading", "ready", "generating" or "capturing" (attention).
     """
 
     def __init__(self, out: BinaryIO) -> None:
@@ -96,7 +96,7 @@ class Worker:
         else:
             if op == "generate":
                 self._cancels[req_id] = threading.Event()
-            else:
+            elif op != "attention":  # a capture waits for the reply; it does not stop it
                 self._cancel_all()  # switching or unloading the model stops the reply
             self._jobs.put(cmd)
         return True
@@ -229,6 +229,52 @@ class Worker:
             "versions": engine_versions(),
         }
 
+    def _do_attention(self, req_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
+        from chatapp.engine import attention as att
+        from chatapp.engine.chat_template import TemplateError
+        from chatapp.paths import cache_dir
+
+        model = self._model
+        if model is None:
+            return protocol.error(req_id, "not_loaded", "no model is loaded")
+        try:
+            tokens = _attention_tokens(model, cmd)
+            tokens, cut = att.keep_tail(
+                tokens, _positive_int(cmd, "max_tokens", att.DEFAULT_MAX_TOKENS))
+            max_bytes = _positive_int(cmd, "max_bytes", att.DEFAULT_MAX_BYTES)
+            layers, heads = cmd.get("layers"), cmd.get("heads")
+            for key, value in (("layers", layers), ("heads", heads)):
+                if value is not None and not isinstance(value, list):
+                    raise ValueError(f"{key} must be a list of indices or null")
+        except TemplateError as exc:
+            return protocol.error(req_id, "template", f"chat template: {exc}")
+        except (KeyError, TypeError, ValueError) as exc:  # AttentionRequestError included
+            return protocol.error(req_id, "bad_request", str(exc))
+        self.state = "capturing"
+        try:
+            capture = att.capture_attention(model, tokens, layers=layers, heads=heads,
+                                            max_bytes=max_bytes)
+        except att.AttentionRequestError as exc:
+            return protocol.error(req_id, "bad_request", str(exc))
+        except att.AttentionError as exc:
+            return protocol.error(req_id, "generation", f"attention capture failed: {exc}")
+        folder = cache_dir() / "attention"
+        try:
+            path = att.save_npz(capture, folder / att.cache_file_name(req_id))
+            att.prune_cache(folder)
+        except OSError as exc:
+            return protocol.error(req_id, "generation",
+                                  f"the attention weights could not be saved: {exc}")
+        left_out = "; ".join(note for note in (cut, capture.left_out) if note) or None
+        ids = capture.tokens.tolist()
+        return {
+            "type": "attention", "id": req_id, "path": str(path), "tokens": ids,
+            "pieces": [model.piece(t, special=True).decode("utf-8", "replace") for t in ids],
+            "n_layer": capture.n_layer, "n_head": capture.n_head,
+            "layers": capture.layers, "heads": capture.heads, "shape": list(capture.shape),
+            "left_out": left_out, "capture_ms": capture.capture_ms,
+        }
+
     def _do_unload(self, req_id: str, _cmd: dict[str, Any]) -> dict[str, Any]:
         self._unload()
         return {"type": "unloaded", "id": req_id, "rss_bytes": rss_bytes()}
@@ -242,6 +288,47 @@ class Worker:
 
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _positive_int(cmd: dict[str, Any], key: str, default: int) -> int:
+    value = cmd.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{key} must be a positive integer, not {value!r}")
+    return value
+
+
+def _int_list(value: Any, key: str) -> list[int]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    ):
+        raise ValueError(f"{key} must be a list of token ids")
+    return list(value)
+
+
+def _attention_tokens(model: Any, cmd: dict[str, Any]) -> list[int]:
+    """The tokens an `attention` command asks about: the chat template's rendering of
+    `messages` (with the generation prompt) followed by `reply_tokens`, or `tokens` as they are,
+    or `text` tokenized without a template.  Raises ValueError (a bad request) or
+    TemplateError."""
+    given = [key for key in ("messages", "tokens", "text") if cmd.get(key) is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of messages, tokens or text")
+    if cmd.get("reply_tokens") is not None and given != ["messages"]:
+        raise ValueError("reply_tokens go with messages")
+    if given == ["tokens"]:
+        return _int_list(cmd["tokens"], "tokens")
+    if given == ["text"]:
+        if not isinstance(cmd["text"], str) or not cmd["text"]:
+            raise ValueError("text must be a non-empty string")
+        return list(model.tokenize(cmd["text"]))
+    messages = cmd["messages"]
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages) \
+            or not messages:
+        raise ValueError("messages must be a non-empty list of {role, content} objects")
+    reply = _int_list(cmd.get("reply_tokens") or [], "reply_tokens")
+    return list(model.tokenize(model.template.render(messages))) + reply
 
 
 def rss_bytes() -> int:
@@ -263,6 +350,7 @@ def main() -> None:
     sys.stdout = sys.stderr
     faulthandler.enable(sys.stderr)  # a segfault leaves a Python stack in the app's log
     # Import the whole engine now: a broken installation fails before `ready`, with its reason.
+    import chatapp.engine.attention
     import chatapp.engine.generator
     import chatapp.engine.runtime  # noqa: F401
 

@@ -74,6 +74,13 @@ class EngineService(QObject):
             continue_reply=continue_reply,
         )
 
+    def attention(self, messages: list[dict[str, str]], reply_tokens: list[int], *,
+                  max_tokens: int = 1024) -> str:
+        """Ask for the attention weights of a conversation's prompt and a reply's tokens;
+        returns the request id of its `attention` (or `error`) event."""
+        return self.client.send("attention", messages=messages, reply_tokens=reply_tokens,
+                                layers=None, heads=None, max_tokens=max_tokens)
+
     def cancel(self, req_id: str | None = None) -> None:
         """Stop the reply within one token."""
         self.client.cancel(req_id)

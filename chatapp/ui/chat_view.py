@@ -32,7 +32,7 @@ from chatapp.storage.entities import Branch, Message
 from chatapp.ui.message_view import MessageView
 
 #: Actions a card reports through `ChatView.sig_action`.
-ACTIONS = ("previous", "next", "edit", "regenerate", "continue", "copy", "delete")
+ACTIONS = ("previous", "next", "edit", "regenerate", "continue", "copy", "delete", "inspect")
 
 #: Messages shown when a conversation opens; the rest come with "Show earlier messages".
 INITIAL_MESSAGES = 50
@@ -99,6 +99,7 @@ class MessageCard(QFrame):
         self.continue_button = self._tool("", "continue")
         self.copy_button = self._tool("", "copy")
         self.delete_button = self._tool("", "delete")
+        self.inspect_button = self._tool("", "inspect")
         self.footer = QLabel()
         self.footer.setTextFormat(Qt.TextFormat.PlainText)
         self.footer.setForegroundRole(self.palette().ColorRole.PlaceholderText)
@@ -112,7 +113,7 @@ class MessageCard(QFrame):
         actions = QHBoxLayout()
         actions.setSpacing(2)
         for button in (self.edit_button, self.regenerate_button, self.continue_button,
-                       self.copy_button, self.delete_button):
+                       self.copy_button, self.delete_button, self.inspect_button):
             actions.addWidget(button)
         actions.addSpacing(8)
         actions.addWidget(self.footer, 1)
@@ -199,6 +200,9 @@ class MessageCard(QFrame):
         self.delete_button.setText(self.tr("Delete"))
         self.delete_button.setToolTip(self.tr("Delete this message and everything after it "
                                               "(can be undone)"))
+        self.inspect_button.setText(self.tr("Inside"))
+        self.inspect_button.setToolTip(self.tr("Show how each token of this reply was chosen, "
+                                               "and its attention, in the side panel"))
         self.previous_button.setToolTip(self.tr("Previous alternative"))
         self.next_button.setToolTip(self.tr("Next alternative"))
         notes = {
@@ -241,6 +245,8 @@ class MessageCard(QFrame):
         self.edit_button.setVisible(m.role == "user")
         self.regenerate_button.setVisible(reply)
         self.continue_button.setVisible(reply and self._last)
+        self.inspect_button.setVisible(reply)
+        self.inspect_button.setEnabled(not self._streaming)
         for button in (self.edit_button, self.regenerate_button, self.continue_button,
                        self.delete_button):
             button.setEnabled(not busy and not self._streaming)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from chatapp.storage.entities import Branch, Conversation, DeletedMessages, Mess
 from chatapp.storage.reply_writer import ReplyWriter
 from chatapp.storage.repository import DEFAULT_SAMPLING_KEY, ChatStore
 from chatapp.ui.chat_view import INITIAL_MESSAGES, ChatView
+from chatapp.ui.inside import InsidePanel
 from chatapp.ui.message_view import confirm_and_open
 from chatapp.ui.model_bar import ModelBar
 from chatapp.ui.settings_dialog import SettingsDialog, SettingsValues
@@ -222,7 +223,7 @@ class MainWindow(QMainWindow):
         #: The last message deletion, while its undo is offered.
         self._deleted: DeletedMessages | None = None
         self.setWindowTitle("chatapp")
-        self.resize(1100, 740)
+        self.resize(1440, 860)
 
         self.model_bar = ModelBar()
         self.model_bar.sig_load_requested.connect(self.load_model)
@@ -303,8 +304,15 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(chat)
         self.splitter.setStretchFactor(1, 1)  # a wider window widens the chat, not the list
         self.splitter.setCollapsible(1, False)
-        self.splitter.setSizes([280, 820])
+        self.splitter.setSizes([260, 700])
         self.setCentralWidget(self.splitter)
+        self.inside = InsidePanel(self)
+        self.inside.setMinimumWidth(360)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inside)
+        self.inside.sig_branch_requested.connect(self.branch_here)
+        self.inside.sig_attention_requested.connect(self.capture_attention)
+        #: The attention capture in flight: (request id, message id).
+        self._attention_req: tuple[str, str] | None = None
         # Ctrl+N is a window shortcut, but it only fires for actions of the active window.
         self.addAction(self.sidebar.action_new_chat)
         self.addAction(self.sidebar.action_search)
@@ -364,8 +372,11 @@ class MainWindow(QMainWindow):
                                    self.action_continue, self.action_copy_reply,
                                    self.action_previous, self.action_next])
         self.menu_view = bar.addMenu("")
+        self.action_toggle_inside = self.inside.toggleViewAction()
+        self.action_toggle_inside.setShortcut(QKeySequence("Ctrl+I"))
+        self.addAction(self.action_toggle_inside)
         self.menu_view.addActions([self.sidebar.action_search, self.action_toggle_sidebar,
-                                   self.action_focus_composer])
+                                   self.action_toggle_inside, self.action_focus_composer])
         self.menu_help = bar.addMenu("")
         self.menu_help.addAction(self.action_shortcuts)
 
@@ -395,7 +406,8 @@ class MainWindow(QMainWindow):
                                   self.action_copy_reply, self.action_previous,
                                   self.action_next]),
             (self.tr("Window"), [self.action_open_model, self.action_settings,
-                                 self.action_toggle_sidebar, self.action_shortcuts,
+                                 self.action_toggle_sidebar, self.action_toggle_inside,
+                                 self.action_shortcuts,
                                  self.action_quit]),
         ]
 
@@ -491,6 +503,8 @@ class MainWindow(QMainWindow):
                     saved["splitter"].encode("ascii")))
             if saved.get("sidebar_hidden") is True:
                 self.sidebar.hide()
+            if isinstance(saved.get("docks"), str):  # the panel: shown, docked, its width
+                self.restoreState(QByteArray.fromBase64(saved["docks"].encode("ascii")))
         except (UnicodeEncodeError, ValueError):
             pass  # a hand-edited file: the default layout is fine
 
@@ -500,6 +514,7 @@ class MainWindow(QMainWindow):
             "geometry": bytes(self.saveGeometry().toBase64().data()).decode("ascii"),
             "splitter": bytes(self.splitter.saveState().toBase64().data()).decode("ascii"),
             "sidebar_hidden": not self.sidebar.isVisible(),
+            "docks": bytes(self.saveState().toBase64().data()).decode("ascii"),
         }
         # A read-only config folder: the layout is a convenience, not data.
         with contextlib.suppress(OSError):
@@ -820,6 +835,7 @@ class MainWindow(QMainWindow):
             sampling = SamplingSettings()  # written by a newer chatapp or by hand
         self._gen_id = self.engine.generate(prompt, sampling,
                                             continue_reply=continue_from is not None)
+        self.inside.set_reply(None, [], sampling)  # the panel follows the new reply
         save = self._save = _ReplySave(conversation.id, prefix)
         provenance = {"continued_from": continue_from.id} if continue_from else None
         self._stream_message = Message(
@@ -949,6 +965,94 @@ class MainWindow(QMainWindow):
             self.delete_message(message_id)
         elif action == "copy":
             self.statusBar().showMessage(self.tr("Copied."), 2000)
+        elif action == "inspect":
+            self.inspect_reply(message_id)
+
+    # -- the panel: inside the model ------------------------------------------------------------
+
+    def inspect_reply(self, message_id: str) -> None:
+        """Show a stored reply in the panel: its per-token records and its settings."""
+        def read(s: ChatStore) -> tuple[Message, list[dict[str, Any]] | None, dict[str, Any]]:
+            message = s.message(message_id)
+            conversation = s.get_conversation(message.conversation_id)
+            return message, s.token_records(message_id), conversation.sampling
+
+        def show(result: tuple[Message, list[dict[str, Any]] | None, dict[str, Any]]) -> None:
+            message, records, conversation_sampling = result
+            if self._busy and self._gen_id is not None:
+                return  # the panel follows the reply being written
+            sampling_dict = (message.provenance or {}).get("sampling") or conversation_sampling
+            try:
+                sampling = SamplingSettings.from_dict(dict(sampling_dict))
+            except (TypeError, ValueError):
+                sampling = SamplingSettings()
+            self.inside.set_reply(message.id, records or [], sampling)
+            self.inside.finish()
+
+        self.store.run(read, show)
+
+    def capture_attention(self, message_id: str) -> None:
+        """Ask the model process for the attention weights of a stored reply: the prompt it
+        answered (as the template renders it) followed by the reply's own tokens."""
+        if not self._ready:
+            self.inside.show_attention_error(self.tr("Load a model first."))
+            return
+
+        def read(s: ChatStore) -> tuple[list[dict[str, str]], list[int] | None]:
+            reply = s.message(message_id)
+            conversation = s.get_conversation(reply.conversation_id)
+            path = s.active_path(reply.conversation_id)
+            ids = [m.id for m in path]
+            before = path[:ids.index(message_id)] if message_id in ids else []
+            prompt = [{"role": m.role, "content": m.content} for m in before if m.content]
+            if conversation.system_prompt:
+                prompt.insert(0, {"role": "system", "content": conversation.system_prompt})
+            records = s.token_records(message_id)
+            return prompt, None if records is None else [int(r["token"]) for r in records]
+
+        def send(result: tuple[list[dict[str, str]], list[int] | None]) -> None:
+            prompt, tokens = result
+            if tokens is None:
+                self.inside.show_attention_error(self.tr(
+                    "This reply has no token records (it was imported or written by hand), "
+                    "so its tokens are unknown."))
+                return
+            self._attention_req = (self.engine.attention(prompt, tokens), message_id)
+
+        self.store.run(read, send)
+
+    def branch_here(self, message_id: str, index: int, token_id: int) -> None:
+        """Continue a reply as a new branch from its token `index`, with the candidate
+        `token_id` in place of the token that was drawn there."""
+        if not self._can_start():
+            return
+
+        def read(s: ChatStore) -> tuple[Conversation, Message, list[Message],
+                                        list[dict[str, Any]] | None]:
+            reply = s.message(message_id)
+            path = s.active_path(reply.conversation_id)
+            ids = [m.id for m in path]
+            before = path[:ids.index(message_id)] if message_id in ids else []
+            return (s.get_conversation(reply.conversation_id), reply, before,
+                    s.token_records(message_id))
+
+        def start(result: tuple[Conversation, Message, list[Message],
+                                list[dict[str, Any]] | None]) -> None:
+            conversation, reply, before, records = result
+            if not records or not 0 <= index < len(records) or reply.parent_id is None:
+                self.statusBar().showMessage(self.tr("That token cannot be branched from."))
+                return
+            text = next((str(t[1]) for stage in records[index].get("stages", [])
+                         for t in stage.get("top", []) if int(t[0]) == token_id), None)
+            if text is None:
+                self.statusBar().showMessage(self.tr("That candidate's text is unknown."))
+                return
+            prefix = "".join(str(r.get("text", "")) for r in records[:index]) + text
+            self._set_busy(True)
+            self._start_reply(conversation, reply.parent_id, before,
+                              continue_from=replace(reply, content=prefix))
+
+        self.store.run(read, start)
 
     # -- events from the model process ----------------------------------------------------------
 
@@ -960,6 +1064,8 @@ class MainWindow(QMainWindow):
             if self._save is not None:
                 save = self._save
                 self.store.run(lambda s: save.token(event))
+            if "stages" in event:
+                self.inside.append_record(event)
             if self._showing_reply():
                 card = self.chat.streaming_card()
                 if card is not None:
@@ -990,7 +1096,14 @@ class MainWindow(QMainWindow):
             self.model_bar.show_loaded(event["model"])
             self._show_empty_state()
             self.statusBar().showMessage(self.tr("Ready."), 5000)
+        elif kind == "attention" and self._attention_req and req_id == self._attention_req[0]:
+            self._attention_req = None
+            self.inside.show_attention(event)
         elif kind == "error":
+            if self._attention_req and req_id == self._attention_req[0]:
+                self._attention_req = None
+                self.inside.show_attention_error(str(event["message"]))
+                return
             self._on_error(event)
 
     def _showing_reply(self) -> bool:
@@ -1023,8 +1136,11 @@ class MainWindow(QMainWindow):
         if card is not None:
             card.finish(message)
         self._reload()
+        if message.role == "assistant":
+            self.inspect_reply(message.id)
 
     def _finish_reply(self, summary: dict[str, Any] | None) -> None:
+        self.inside.finish()
         self._gen_id = None
         self._save = None
         self._set_busy(False)

@@ -5,7 +5,8 @@ Run:  .venv/bin/python -m chatapp.ui.screenshots OUTDIR [--model PATH]
 Opens the real window offscreen on a throwaway data folder (your conversations are not
 touched), with the real model process and the starter model (or --model), and writes PNGs:
 first run, a conversation with code, a table and math (light and dark, English and Chinese),
-a reply while it streams, a long reply, the settings tabs, the shortcut sheet.
+a reply while it streams, a long reply, the settings tabs, the shortcut sheet, and the
+"Inside the model" panel (sampling and attention) on a real reply.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = EngineService(log_path=scratch / "engine.log")
     engine.start()
     window = MainWindow(engine, store, None, app_settings=AppSettings())
-    window.resize(1200, 800)
+    window.resize(1500, 900)
     window.show()
     look("light", "en")
     shot(window, "first-run-light-en")
@@ -191,7 +192,26 @@ def main(argv: list[str] | None = None) -> int:
         wait(lambda: window.chat.streaming_card() is not None
              and len(window.chat.streaming_card().view.markdown) > 80)  # type: ignore[union-attr]
         shot(window, "streaming-light-en")
-        wait(lambda: not window._busy)
+        wait(lambda: not window._busy and window.chat.streaming_card() is None
+             and bool(window.chat.cards[-1].message.id))
+        reply_id = window.chat.cards[-1].message.id
+        wait(lambda: window.inside.message_id() == reply_id)
+        records = window.inside.sampling.records()
+        window.inside.sampling.set_following(False)
+        window.inside.sampling.select(min(3, len(records) - 1))
+        for theme, language in (("light", "en"), ("dark", "zh_CN")):
+            look(theme, language)
+            window.inside.tabs.setCurrentIndex(0)
+            shot(window.inside, f"inside-sampling-{theme}-{language}")
+        look("light", "en")
+        window.capture_attention(reply_id)
+        wait(lambda: window.inside.attention.capture is not None, timeout=120)
+        window.inside.tabs.setCurrentIndex(1)
+        for theme, language in (("light", "en"), ("dark", "zh_CN")):
+            look(theme, language)
+            shot(window.inside, f"inside-attention-{theme}-{language}")
+        look("light", "en")
+        shot(window, "window-with-panel-light-en")
 
     for theme, language in (("light", "en"), ("dark", "zh_CN")):
         look(theme, language)

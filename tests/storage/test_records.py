@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import struct
 import zlib
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def assert_same(original: Any, decoded: Any, where: str = "") -> None:
             assert_same(a, b, f"{where}[{n}]")
     elif isinstance(original, float) and not math.isnan(original):
         assert type(decoded) is float, where
-        assert abs(original - decoded) <= P_MAX_ERROR * (1 + 1e-9), (where, original, decoded)
+        assert original == decoded or abs(original - decoded) <= P_MAX_ERROR * (1 + 1e-9), (
+            where, original, decoded)
     elif isinstance(original, float):
         assert math.isnan(decoded), where
     else:
@@ -106,6 +108,16 @@ stage = st.fixed_dictionaries({
     "survivors": st.integers(0, 300_000),
     "top": st.lists(candidate, max_size=6),
 })
+float32_logit = st.floats(width=32, allow_nan=False)  # every float32 value, ±inf and -0.0
+whatif_candidate = st.tuples(st.integers(0, 300_000), float32_logit).map(list)
+sorted_candidates = st.lists(whatif_candidate, max_size=70).map(
+    lambda cs: sorted(cs, key=lambda c: -c[1]))
+any_candidates = st.one_of(
+    sorted_candidates,
+    st.lists(whatif_candidate, max_size=8),  # unsorted: the deltas wrap, still exact
+    # values that are not float32: kept as JSON, exactly
+    st.lists(st.tuples(int32, st.floats(allow_nan=False)).map(list), max_size=4),
+)
 record = st.fixed_dictionaries(
     {},
     optional={
@@ -113,9 +125,15 @@ record = st.fixed_dictionaries(
         "text": texts, "t_ms": st.floats(0, 1e7), "sample_ms": st.floats(0, 1e4),
         "stages": st.lists(stage, max_size=6), "chosen_rank": int32, "chosen_p": probability,
         "raw_rank": int32, "raw_p": probability,
+        "candidates": any_candidates, "candidates_lse": st.floats(allow_nan=False),
         "type": st.just("token"), "id": st.just("r1"),
     },
 )
+
+
+def bits(value: float) -> bytes:
+    """A float's 64 bits: equal bits mean the same value, sign of zero included."""
+    return struct.pack("<d", value)
 
 
 @settings(max_examples=150, deadline=None)
@@ -124,8 +142,14 @@ def test_decode_encode_is_the_identity_within_the_stated_error(
         recs: list[dict[str, Any]]) -> None:
     decoded = records.decode(records.encode(recs))
     assert_same(recs, decoded)
-    # Ranks, ids, names, survivors and texts are exact: only probabilities move.
+    # Ranks, ids, names, survivors and texts are exact: only probabilities move.  The
+    # what-if candidates and their log-sum-exp are exact to the bit.
     for r, d in zip(recs, decoded, strict=True):
+        if "candidates" in r:
+            assert [c[0] for c in r["candidates"]] == [c[0] for c in d["candidates"]]
+            assert [bits(c[1]) for c in r["candidates"]] == [bits(c[1]) for c in d["candidates"]]
+        if "candidates_lse" in r:
+            assert bits(r["candidates_lse"]) == bits(d["candidates_lse"])
         for s, t in zip(r.get("stages", []), d.get("stages", []), strict=True):
             assert [c[:2] for c in s["top"]] == [c[:2] for c in t["top"]]
             assert (s["name"], s["survivors"], s["active"]) == (t["name"], t["survivors"],
@@ -142,3 +166,93 @@ def test_probability_error_is_within_1e_4_and_order_is_kept(ps: list[float]) -> 
     assert [c[0] for c in out] == list(range(len(ps)))
     assert all(abs(c[2] - p) <= 1e-4 for c, p in zip(out, ps, strict=True))
     assert [c[2] for c in out] == sorted((c[2] for c in out), reverse=True)
+
+
+def whatif_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """Records shaped like the engine's with the what-if candidates: 64 float32 logits, sorted,
+    and a log-sum-exp, on top of the real 6 x 20 stage records."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for r in real_records()[:n]:
+        logits = np.sort(rng.normal(8.0, 6.0, 64).astype(np.float32))[::-1]
+        ids = rng.choice(49152, 64, replace=False)
+        bare = {k: v for k, v in r.items() if k not in ("type", "id")}
+        bare["candidates"] = [[int(i), float(z)] for i, z in zip(ids, logits, strict=True)]
+        bare["candidates_lse"] = float(logits[0]) + float(rng.uniform(0, 2))
+        out.append(bare)
+    return out
+
+
+def test_record_candidates_round_trip_bit_for_bit() -> None:
+    recs = whatif_records(40)
+    recs[3]["candidates"][5][1] = -0.0
+    recs[4]["candidates"][-1][1] = float("-inf")
+    recs[5]["candidates"] = []
+    del recs[6]["candidates_lse"]
+    decoded = records.decode(records.encode(recs))
+    assert_same(recs, decoded)
+    for r, d in zip(recs, decoded, strict=True):
+        assert [c[0] for c in r["candidates"]] == [c[0] for c in d["candidates"]]
+        assert [bits(c[1]) for c in r["candidates"]] == [bits(c[1]) for c in d["candidates"]]
+        assert all(type(c[0]) is int and type(c[1]) is float for c in d["candidates"])
+        assert ("candidates_lse" in r) == ("candidates_lse" in d)
+        if "candidates_lse" in r:
+            assert bits(r["candidates_lse"]) == bits(d["candidates_lse"])
+
+
+def real_whatif_records() -> list[dict[str, Any]]:
+    """40 token events of the starter model with the what-if candidates (as emitted)."""
+    events: list[dict[str, Any]] = json.loads(
+        gzip.decompress((FIXTURES / "token_records_whatif_40.json.gz").read_bytes()))
+    return [{k: v for k, v in e.items() if k not in ("type", "id")} for e in events]
+
+
+def test_record_candidates_are_compact() -> None:
+    """64 real candidates cost under 300 bytes a token (about 1.8 bytes an id and 2.5 a
+    logit, compressed), and the candidates stay exact."""
+    recs = real_whatif_records()
+    assert all(len(r["candidates"]) == 64 for r in recs)
+    without = [{k: v for k, v in r.items() if k not in ("candidates", "candidates_lse")}
+               for r in recs]
+    blob = records.encode(recs)
+    extra = (len(blob) - len(records.encode(without))) / len(recs)
+    assert extra <= 300, extra
+    assert [r["candidates"] for r in records.decode(blob)] == [r["candidates"] for r in recs]
+    # far below the same numbers as compressed JSON
+    as_json = len(zlib.compress(json.dumps([r["candidates"] for r in recs]).encode(), 9))
+    assert extra * len(recs) < 0.6 * as_json
+
+
+def test_record_candidates_that_are_not_float32_are_kept_as_json() -> None:
+    odd = [{"candidates": [[1, 0.1]], "candidates_lse": 1}, {"candidates": [[1, float("nan")]]},
+           {"candidates": [(1, 2.0)]}, {"candidates": [[True, 2.0]]}, {"candidates": "x"}]
+    decoded = records.decode(records.encode(odd))
+    assert decoded[0] == {"candidates": [[1, 0.1]], "candidates_lse": 1}
+    assert type(decoded[0]["candidates_lse"]) is int
+    assert math.isnan(decoded[1]["candidates"][0][1])
+    assert decoded[2] == {"candidates": [[1, 2.0]]}  # a tuple comes back as JSON's list
+    assert decoded[3]["candidates"][0][0] is True and decoded[4] == {"candidates": "x"}
+
+
+def test_record_format_1_blobs_still_decode() -> None:
+    """A blob written by format 1 (chatapp 0.1: records without candidates) reads as before."""
+    blob = (FIXTURES / "records_v1_10tokens.bin").read_bytes()
+    assert blob[0] == 1 and records.FORMAT_VERSION == 2
+    expected = [{k: v for k, v in e.items() if k not in ("type", "id")}
+                for e in real_records()[:10]]
+    decoded = records.decode(blob)
+    assert_same(expected, decoded)
+    assert all("candidates" not in r and "candidates_lse" not in r for r in decoded)
+    # Written again, it is a format 2 blob with the same content.
+    again = records.encode(decoded)
+    assert again[0] == 2 and records.decode(again) == decoded
+
+
+def test_record_damaged_candidate_columns_are_reported() -> None:
+    blob = records.encode(whatif_records(3))
+    body = bytearray(zlib.decompress(blob[1:]))
+    body[28:32] = struct.pack("<I", 5)  # the candidate count in the format 2 header
+    with pytest.raises(RecordsError, match="damaged"):
+        records.decode(blob[:1] + zlib.compress(bytes(body)))

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 from markdown_stream import make_reply, percentile
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
@@ -358,6 +359,18 @@ def _stages(rng: random.Random, chosen: tuple[int, str],
     return stages, rank, float(chosen_p)
 
 
+def _candidates(rng: random.Random, chosen: int, rank: int) -> list[list[float]]:
+    """64 [token id, logit] pairs, highest first, with `chosen` at `rank`."""
+    ids = [rng.randrange(N_VOCAB) for _ in range(64)]
+    ids[min(rank, 63)] = chosen
+    logit = rng.uniform(12.0, 20.0)
+    out: list[list[float]] = []
+    for token in ids:
+        out.append([token, float(np.float32(logit))])
+        logit -= rng.uniform(0.0, 0.6)
+    return out
+
+
 def make_script(tokens: int, seed: int) -> Script:
     """Exactly `tokens` token events of markdown_stream's Markdown reply (about 4 characters a
     token, cut at random points as a tokenizer would cut words)."""
@@ -380,6 +393,10 @@ def make_script(tokens: int, seed: int) -> Script:
             "text": piece, "t_ms": 0.0, "sample_ms": round(rng.uniform(0.15, 0.6), 3),
             "stages": stages, "chosen_rank": rank, "chosen_p": round(chosen_p, 6),
             "raw_rank": rank, "raw_p": float(raw[rank][2]) if rank < len(raw) else 0.0,
+            # Like the model process: the 64 highest post-penalty logits (float32 values), the
+            # chosen token among them, and the vocabulary's log-sum-exp.
+            "candidates": _candidates(rng, chosen[0], rank),
+            "candidates_lse": round(rng.uniform(8.0, 14.0), 6),
         }
         lines.append(protocol.encode(event))
     return Script(deltas, lines)

@@ -47,6 +47,8 @@ from chatapp.core.tex_text import MAX_CHARS as _MAX_TEX_CHARS
 from chatapp.core.tex_text import tex_to_text
 
 COPY_SCHEME = "chatapp-copy"
+#: The text of a code block's copy link, as rendered; the view shows it in the user's language.
+COPY_LABEL = "Copy"
 ZWSP = "\u200b"
 
 # Runs of non-space characters longer than this get a break opportunity every _BREAK_EVERY chars.
@@ -763,7 +765,7 @@ def _render_code(block: Block, *, dark: bool, index: int) -> str:
     )
     safe = sanitize(unsafe)
     # Our own link, added after nh3 (which allows http(s) only) right after the label.
-    copy = f' <a href="{COPY_SCHEME}:{index}">Copy</a>'
+    copy = f' <a href="{COPY_SCHEME}:{index}">{COPY_LABEL}</a>'
     head, sep, rest = safe.partition("</span>")
     return head + sep + copy + rest if sep else safe
 

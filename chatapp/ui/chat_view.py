@@ -379,6 +379,10 @@ class ChatView(QScrollArea):
         if dark == self._dark:
             return
         self._dark = dark
+        self._rebuild_finished()
+
+    def _rebuild_finished(self) -> None:
+        """Render the finished cards again (a new theme or language reaches their HTML)."""
         finished = [c for c in self.cards if not c.streaming]
         for card in finished:
             replacement = self._make_card(card.message, card._branch, card._last)
@@ -438,9 +442,10 @@ class ChatView(QScrollArea):
     # --- internals -----------------------------------------------------------------------------
 
     def changeEvent(self, event: QEvent) -> None:
-        """Retranslate on a language switch."""
+        """Retranslate on a language switch (the cards' rendered links too)."""
         if event.type() == QEvent.Type.LanguageChange:
             self._retranslate()
+            self._rebuild_finished()
         super().changeEvent(event)
 
     def _make_card(self, message: Message, branch: Branch | None, last: bool) -> MessageCard:

@@ -1064,7 +1064,8 @@ class MainWindow(QMainWindow):
             if self._save is not None:
                 save = self._save
                 self.store.run(lambda s: save.token(event))
-            if "stages" in event:
+            if "stages" in event and self.inside.isVisible():
+                # A hidden panel costs nothing; it gets the whole reply from the store at the end.
                 self.inside.append_record(event)
             if self._showing_reply():
                 card = self.chat.streaming_card()

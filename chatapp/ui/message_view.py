@@ -9,6 +9,7 @@ tail, at most every 50 ms (less often when the tail is costly to show), in slice
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from typing import Any
@@ -27,6 +28,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QMessageBox, QTextBrowser, QWidget
 
 from chatapp.core.markdown_render import (
+    COPY_LABEL,
     COPY_SCHEME,
     ZWSP,
     safe_http_url,
@@ -87,6 +89,9 @@ class MessageView(QTextBrowser):
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
         self._timer.timeout.connect(self._render_pending)
         self.anchorClicked.connect(self._on_anchor_clicked)
+        #: The copy links' text in the current language (set when the view is built: a
+        #: language switch rebuilds the views, see ChatView).
+        self._copy_label = html.escape(self.tr("Copy"))
         warm_up()  # here, when the UI is built, rather than as a stall in the first reply
 
     # --- content -------------------------------------------------------------------------------
@@ -181,6 +186,9 @@ class MessageView(QTextBrowser):
             # it so that it does not lend its format to what follows.
             cursor.setBlockFormat(QTextBlockFormat())
             cursor.setCharFormat(QTextCharFormat())
+        if COPY_SCHEME in fragment:
+            # Only our own copy links can match: model text reaches here escaped by nh3.
+            fragment = fragment.replace(f'">{COPY_LABEL}</a>', f'">{self._copy_label}</a>')
         cursor.insertHtml(_SENTINEL + fragment)
         if landing.text() == ZWSP:
             # It holds only the sentinel: hide it so that it takes no vertical space.

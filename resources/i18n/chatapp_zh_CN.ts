@@ -2,9 +2,166 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
+    <name>AttentionView</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="266"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="442"/>
+        <source>Layer {0}</source>
+        <extracomment>Size of the picture &quot;Save picture&quot; writes (the heatmap with its axes and legend).</extracomment>
+        <translation>层 {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="267"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="444"/>
+        <source>Head {0}</source>
+        <translation>头 {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="293"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="445"/>
+        <source>head {0}</source>
+        <translation>头 {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="306"/>
+        <source>Point at a cell to read its weight; click a row to pick the query token.</source>
+        <translation>将鼠标指向单元格可查看其权重；点击某一行可选定查询词元。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="319"/>
+        <source>What {0} (#{1}) attends to:</source>
+        <translation>{0}（#{1}）关注的词元：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="329"/>
+        <source>after the query token: masked</source>
+        <translation>位于查询词元之后：已掩码</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="330"/>
+        <source>weight from the query token: {0}</source>
+        <translation>查询词元赋予的权重：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="341"/>
+        <source>Save attention matrix</source>
+        <translation>保存注意力矩阵</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="342"/>
+        <source>NumPy archive (*.npz)</source>
+        <translation>NumPy 归档 (*.npz)</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="353"/>
+        <source>Could not save {0}: {1}</source>
+        <translation>无法保存 {0}：{1}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="363"/>
+        <source>Save attention picture</source>
+        <translation>保存注意力图片</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="364"/>
+        <source>PNG image (*.png)</source>
+        <translation>PNG 图片 (*.png)</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="369"/>
+        <source>Could not save {0}.</source>
+        <translation>无法保存 {0}。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="386"/>
+        <source>Capturing…</source>
+        <translation>正在捕获…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="388"/>
+        <source>Capture failed: {0}</source>
+        <translation>捕获失败：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="391"/>
+        <source>Captured {0} tokens, {1} layers × {2} heads in {3} ms.</source>
+        <translation>已捕获 {0} 个词元、{1} 层 × {2} 个头，用时 {3} 毫秒。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="394"/>
+        <source>No capture for this reply yet.</source>
+        <translation>尚未捕获这条回复的注意力。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="396"/>
+        <source>Select a finished reply to capture its attention.</source>
+        <translation>选择一条已完成的回复，即可捕获它的注意力。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="399"/>
+        <source>⚠ Left out: {0}</source>
+        <translation>⚠ 已略去：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="427"/>
+        <source>Capture attention for this reply</source>
+        <translation>捕获这条回复的注意力</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="428"/>
+        <source>Layer</source>
+        <translation>层</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="429"/>
+        <source>Head</source>
+        <translation>注意力头</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="430"/>
+        <source>Mean over heads</source>
+        <translation>各头取平均</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="431"/>
+        <source>√ scale</source>
+        <translation>√ 刻度</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="432"/>
+        <source>Linear scale</source>
+        <translation>线性刻度</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="433"/>
+        <source>The square-root scale keeps small weights visible</source>
+        <translation>平方根刻度能让较小的权重也清晰可见</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="435"/>
+        <source>Save matrix (NPZ)…</source>
+        <translation>保存矩阵（NPZ）…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="436"/>
+        <source>The layer and head shown…</source>
+        <translation>当前显示的层和头…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="437"/>
+        <source>Everything captured…</source>
+        <translation>捕获的全部数据…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="438"/>
+        <source>Save picture (PNG)…</source>
+        <translation>保存图片（PNG）…</translation>
+    </message>
+</context>
+<context>
     <name>ChatView</name>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="469"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="480"/>
         <source>Show {n} earlier messages</source>
         <translation>显示更早的 {n} 条消息</translation>
     </message>
@@ -150,240 +307,385 @@
     </message>
 </context>
 <context>
+    <name>Explanations</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="29"/>
+        <source>Each token of the reply was drawn from a probability distribution over the whole vocabulary. The model gives every token a score (a logit z); softmax turns the scores into probabilities, and the sampler chain reshapes them step by step: penalties → top-k → top-p → min-p → temperature → draw. Each block of bars is one step for the selected token; a faded, struck-through bar is a candidate that step removed. The first block (raw) is softmax at T = 1, before any setting.</source>
+        <translation>回复中的每个词元，都是从整个词表上的一个概率分布中抽取出来的。模型先为每个词元打一个分数（即 logit z），softmax 把这些分数转换为概率，采样链再一步步地改造这个分布：惩罚 → top-k → top-p → min-p → 温度 → 抽取。每组条形图对应所选词元的一个步骤；颜色变淡并带删除线的条形，是在该步骤中被剔除的候选词元。第一组（原始）是尚未应用任何设置、T = 1 时的 softmax 结果。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="40"/>
+        <source>Shading: the stronger a token&apos;s background, the less likely it was when it was drawn. A token without shade had p close to 1; a strongly shaded one was a surprising pick.</source>
+        <translation>着色：词元的背景色越明显，说明它被抽中时的概率越低。没有着色的词元，其 p 接近 1；着色很明显的词元，则是一次出人意料的选择。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="48"/>
+        <source>Temperature (now {0}): the logits are divided by T before the softmax, p_i = exp(z_i / T) / Σ_j exp(z_j / T). Below 1 the distribution gets sharper (the favourite takes more), above 1 flatter; at T = 0 the most likely token is always taken.</source>
+        <translation>温度（当前为 {0}）：在 softmax 之前，先将 logits 除以 T，即 p_i = exp(z_i / T) / Σ_j exp(z_j / T)。T 小于 1 时分布变得更尖锐（概率最高的词元占比更大），大于 1 时变得更平坦；T = 0 时总是选取概率最高的词元。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="57"/>
+        <source>Top-k (now {0}; 0 = off): only the k most likely candidates survive.</source>
+        <translation>Top-k（当前为 {0}；0 = 关闭）：只保留概率最高的 k 个候选词元。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="63"/>
+        <source>Top-p (now {0}; 1 = off): keeps the smallest set of most likely candidates whose probabilities add up to at least p. The bars show the sum it reached.</source>
+        <translation>Top-p（当前为 {0}；1 = 关闭）：按概率从高到低保留候选词元，取累计概率至少达到 p 的最小集合。条形图上标出了实际达到的累计概率。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="70"/>
+        <source>Min-p (now {0}; 0 = off): drops every candidate whose probability is below min-p × the probability of the most likely one. The bars show that threshold.</source>
+        <translation>Min-p（当前为 {0}；0 = 关闭）：剔除所有概率低于“min-p × 最高候选概率”的候选词元。条形图上标出了这个阈值。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="77"/>
+        <source>Entropy H = −Σ p·log₂ p, in bits, measures how open a step is: 0 bits is one sure choice, 1 bit is a coin toss, n bits is as open as 2ⁿ equally likely tokens. &quot;≈&quot; marks an estimate made from the listed candidates only.</source>
+        <translation>熵 H = −Σ p·log₂ p（单位为比特）衡量一步的不确定程度：0 比特表示只有一个确定的选择，1 比特相当于抛一枚硬币，n 比特相当于在 2ⁿ 个等可能的词元中任选其一。“≈”表示这是仅根据列出的候选词元得到的估计值。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="85"/>
+        <source>The formula shows the selected token&apos;s own numbers: its logit z_i, the temperature T, and the sum over the candidates that survived the cuts. Moving a what-if slider replays the chain on the recorded candidates with the new setting.</source>
+        <translation>公式中代入的是所选词元自己的数值：它的 logit z_i、温度 T，以及对通过各步筛选的候选词元求和的结果。拖动“假设”滑块时，会用新的设置在记录下来的候选词元上重新执行一遍采样链。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="104"/>
+        <source>Self-attention: every token makes a query q, a key k and a value v. Attention(Q, K, V) = softmax(QKᵀ / √d_k) V: the weights softmax(q·k / √d_k) say how much of each token&apos;s value the query token mixes into its own. This capture has {0} tokens, so the matrix is {0} × {0}: each row is one query token&apos;s weights over the tokens up to it (the columns), and each row sums to 1.</source>
+        <translation>自注意力：每个词元都会生成一个查询 q、一个键 k 和一个值 v。Attention(Q, K, V) = softmax(QKᵀ / √d_k) V，其中的权重 softmax(q·k / √d_k) 表示查询词元要从每个词元的值中取多少，混入自身的表示。本次捕获共有 {0} 个词元，因此矩阵大小为 {0} × {0}：每一行是一个查询词元分配给它自身及之前各词元（各列）的权重，每行之和为 1。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="114"/>
+        <source>The causal mask: while writing, a token can only look at itself and at tokens before it, never at later ones. Every weight above the diagonal is therefore zero: that is the hatched, empty upper triangle.</source>
+        <translation>因果掩码：生成文本时，一个词元只能看到它自身和它之前的词元，永远看不到之后的词元。因此，对角线以上的权重全部为零，也就是图中画有斜线的空白上三角。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="123"/>
+        <source>Nothing is shown yet.</source>
+        <translation>目前尚未显示任何内容。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="125"/>
+        <source>Shown: layer {0}, the mean over its heads.</source>
+        <translation>当前显示：层 {0}，该层所有头的平均。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="127"/>
+        <source>Shown: layer {0}, head {1}.</source>
+        <translation>当前显示：层 {0}，头 {1}。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="129"/>
+        <source>Heads and layers: the model has {0} layers of {1} attention heads. The heads of a layer work side by side, each with its own pattern (one looks at the previous token, another at the start, another at matching words); the layers are stacked, each reading what the one below wrote. The thumbnails show every captured head of the chosen layer; click one to look at it. {2}</source>
+        <translation>注意力头与层：这个模型共有 {0} 层，每层有 {1} 个注意力头。同一层的各个头并行工作，各有各的模式（有的关注前一个词元，有的关注开头，有的关注相匹配的词）；各层依次堆叠，每一层读取下面一层写出的结果。缩略图显示所选层中捕获到的每个头，点击其中一个即可查看。{2}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="139"/>
+        <source>Colours: dark is a weight near 0, bright the largest weight shown. Many heads put most of their weight on the very first token; the square-root scale keeps the smaller weights visible.</source>
+        <translation>颜色：暗色表示权重接近 0，亮色表示当前显示的最大权重。许多头会把大部分权重放在第一个词元上；平方根刻度能让较小的权重也清晰可见。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="147"/>
+        <source>Click a row (or a token in the text) to pick a query token: the text is then shaded by how much that token attends to each token before it.</source>
+        <translation>点击某一行（或文本中的某个词元）即可选定查询词元：文本随后会按该词元对其之前各词元的关注程度着色。</translation>
+    </message>
+</context>
+<context>
+    <name>Heatmap</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/heatmap.py" line="140"/>
+        <source>{0} #{1} → {2} #{3}: masked (a later token)</source>
+        <translation>{0} #{1} → {2} #{3}：已掩码（位于其后的词元）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/heatmap.py" line="143"/>
+        <source>{0} #{1} → {2} #{3}: {4}</source>
+        <translation>{0} #{1} → {2} #{3}：{4}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/heatmap.py" line="189"/>
+        <source>No attention shown</source>
+        <translation>未显示注意力</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/heatmap.py" line="292"/>
+        <source>√ scale</source>
+        <translation>√ 刻度</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/heatmap.py" line="292"/>
+        <source>linear scale</source>
+        <translation>线性刻度</translation>
+    </message>
+</context>
+<context>
+    <name>InsidePanel</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/panel.py" line="121"/>
+        <source>Inside the model</source>
+        <translation>模型内部</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/panel.py" line="122"/>
+        <source>Sampling</source>
+        <translation>采样</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/panel.py" line="123"/>
+        <source>Attention</source>
+        <translation>注意力</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="314"/>
+        <location filename="../../chatapp/ui/main_window.py" line="322"/>
         <source>Starting the model process…</source>
-        <extracomment>Config-file key of the window&apos;s layout. Text and token count of the reply in flight. The reply in flight as a message (its id once the store created it). The reply being generated and saved (None between replies). True from Send until the reply ends: no second message meanwhile. Bumped on every conversation switch, so that a slow load that was overtaken by a later choice does not overwrite what is shown. The user message being edited in the composer, and the draft it replaced. The last message deletion, while its undo is offered. The model file loaded or being loaded. The settings dialog while it is open.</extracomment>
+        <extracomment>Config-file key of the window&apos;s layout. Text and token count of the reply in flight. The reply in flight as a message (its id once the store created it). The reply being generated and saved (None between replies). True from Send until the reply ends: no second message meanwhile. Bumped on every conversation switch, so that a slow load that was overtaken by a later choice does not overwrite what is shown. The user message being edited in the composer, and the draft it replaced. The last message deletion, while its undo is offered. The model file loaded or being loaded. The settings dialog while it is open. The attention capture in flight: (request id, message id).</extracomment>
         <translation>正在启动模型进程…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="386"/>
+        <location filename="../../chatapp/ui/main_window.py" line="397"/>
         <source>Conversations</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="388"/>
+        <location filename="../../chatapp/ui/main_window.py" line="399"/>
         <source>Writing</source>
         <translation>输入</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="389"/>
+        <location filename="../../chatapp/ui/main_window.py" line="400"/>
         <source>Send the message</source>
         <translation>发送消息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="390"/>
+        <location filename="../../chatapp/ui/main_window.py" line="401"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="391"/>
+        <location filename="../../chatapp/ui/main_window.py" line="402"/>
         <source>Stop the reply, or leave editing</source>
         <translation>停止回复，或退出编辑</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="392"/>
+        <location filename="../../chatapp/ui/main_window.py" line="403"/>
         <source>Edit your last message (in an empty box)</source>
         <translation>编辑你的上一条消息（输入框为空时）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="394"/>
+        <location filename="../../chatapp/ui/main_window.py" line="405"/>
         <source>Replies</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="397"/>
+        <location filename="../../chatapp/ui/main_window.py" line="408"/>
         <source>Window</source>
         <translation>窗口</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="462"/>
+        <location filename="../../chatapp/ui/main_window.py" line="474"/>
         <source>The settings could not be saved: {reason}</source>
         <translation>无法保存设置：{reason}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="530"/>
+        <location filename="../../chatapp/ui/main_window.py" line="545"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="531"/>
+        <location filename="../../chatapp/ui/main_window.py" line="546"/>
         <source>Open a model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="532"/>
+        <location filename="../../chatapp/ui/main_window.py" line="547"/>
         <source>Stop the reply</source>
         <translation>停止回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="533"/>
+        <location filename="../../chatapp/ui/main_window.py" line="548"/>
         <source>Regenerate the last reply</source>
         <translation>重新生成最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="534"/>
+        <location filename="../../chatapp/ui/main_window.py" line="549"/>
         <source>Continue the last reply</source>
         <translation>继续最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="535"/>
+        <location filename="../../chatapp/ui/main_window.py" line="550"/>
         <source>Copy the last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="536"/>
+        <location filename="../../chatapp/ui/main_window.py" line="551"/>
         <source>Previous alternative of the last reply</source>
         <translation>最后一条回复的上一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="537"/>
+        <location filename="../../chatapp/ui/main_window.py" line="552"/>
         <source>Next alternative of the last reply</source>
         <translation>最后一条回复的下一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="538"/>
+        <location filename="../../chatapp/ui/main_window.py" line="553"/>
         <source>Go to the message box</source>
         <translation>转到消息输入框</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="539"/>
+        <location filename="../../chatapp/ui/main_window.py" line="554"/>
         <source>Show or hide the conversation list</source>
         <translation>显示或隐藏对话列表</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="540"/>
+        <location filename="../../chatapp/ui/main_window.py" line="555"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="541"/>
+        <location filename="../../chatapp/ui/main_window.py" line="556"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="543"/>
+        <location filename="../../chatapp/ui/main_window.py" line="558"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="544"/>
+        <location filename="../../chatapp/ui/main_window.py" line="559"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="545"/>
+        <location filename="../../chatapp/ui/main_window.py" line="560"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="546"/>
+        <location filename="../../chatapp/ui/main_window.py" line="561"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="548"/>
+        <location filename="../../chatapp/ui/main_window.py" line="563"/>
         <source>Type a message. Enter sends, Shift+Enter starts a new line, Esc stops, Up edits your last message.</source>
         <translation>输入消息。Enter 发送，Shift+Enter 换行，Esc 停止，上方向键编辑你的上一条消息。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="550"/>
+        <location filename="../../chatapp/ui/main_window.py" line="565"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="551"/>
+        <location filename="../../chatapp/ui/main_window.py" line="566"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="552"/>
+        <location filename="../../chatapp/ui/main_window.py" line="567"/>
         <source>Undo</source>
         <translation>撤销</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="553"/>
+        <location filename="../../chatapp/ui/main_window.py" line="568"/>
         <source>Message deleted.</source>
         <translation>消息已删除。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="555"/>
+        <location filename="../../chatapp/ui/main_window.py" line="570"/>
         <source>Editing a message: Enter saves it as a new branch (the original stays), Esc cancels.</source>
         <translation>正在编辑消息：Enter 将其保存为新分支（原消息保留），Esc 取消。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="564"/>
+        <location filename="../../chatapp/ui/main_window.py" line="579"/>
         <source>Type a message below to start. Replies stream in as the model writes them; every conversation is saved on this computer.</source>
         <translation>在下方输入消息即可开始。回复会随模型生成实时显示；所有对话都保存在这台电脑上。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="567"/>
+        <location filename="../../chatapp/ui/main_window.py" line="582"/>
         <source>The model is loading. You can type meanwhile.</source>
         <translation>模型正在加载，你可以先输入消息。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="570"/>
+        <location filename="../../chatapp/ui/main_window.py" line="585"/>
         <source>No model is loaded. Open a GGUF model file (or install the starter model) to start chatting.</source>
         <translation>未加载模型。打开一个 GGUF 模型文件（或安装入门模型）即可开始聊天。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="686"/>
+        <location filename="../../chatapp/ui/main_window.py" line="701"/>
         <source>Stop the reply before changing the model.</source>
         <translation>请先停止回复，再更换模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="709"/>
+        <location filename="../../chatapp/ui/main_window.py" line="724"/>
         <source>The starter model could not be installed: {reason}</source>
         <translation>无法安装入门模型：{reason}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="951"/>
+        <location filename="../../chatapp/ui/main_window.py" line="967"/>
         <source>Copied.</source>
         <translation>已复制。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1069"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1017"/>
+        <source>This reply has no token records (it was imported or written by hand), so its tokens are unknown.</source>
+        <translation>这条回复没有词元记录（它是导入的或手动编写的），因此无法得知它的词元。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/main_window.py" line="1043"/>
+        <source>That token cannot be branched from.</source>
+        <translation>无法从该词元处开启分支。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/main_window.py" line="1048"/>
+        <source>That candidate&apos;s text is unknown.</source>
+        <translation>该候选词元的文本未知。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/main_window.py" line="1186"/>
         <source>Context: nothing sent yet</source>
         <translation>上下文：尚未发送任何内容</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1074"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1191"/>
         <source>Context: {used} of {total} tokens</source>
         <translation>上下文：已用 {used} / {total} 个词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1078"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1195"/>
         <source>{n} oldest messages left out (they no longer fit; the system prompt is kept)</source>
         <translation>已略去最早的 {n} 条消息（上下文已放不下；系统提示词仍保留）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1082"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1199"/>
         <source>How much of the model&apos;s context window the last prompt and reply used. When a conversation outgrows it, the oldest turns are left out of what the model sees (they stay saved here); the system prompt is always kept.</source>
         <translation>上一次的提示和回复占用了模型上下文窗口的多少。对话超出上下文窗口后，最早的几轮对话将不再发送给模型（但仍保存在本机）；系统提示词始终保留。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="580"/>
+        <location filename="../../chatapp/ui/main_window.py" line="595"/>
         <source>Chat history</source>
         <translation>聊天记录</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="717"/>
+        <location filename="../../chatapp/ui/main_window.py" line="732"/>
+        <location filename="../../chatapp/ui/main_window.py" line="998"/>
         <source>Load a model first.</source>
         <translation>请先加载模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="720"/>
+        <location filename="../../chatapp/ui/main_window.py" line="735"/>
         <source>The chat history is not open yet.</source>
         <translation>聊天记录尚未打开。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="992"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1099"/>
         <source>Ready.</source>
         <translation>就绪。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1036"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1153"/>
         <source>{n} tokens · {speed} tok/s · first token {ttft:.0f} ms · {reason} · seed {seed}</source>
         <translation>{n} 个词元 · {speed} tok/s · 首词元 {ttft:.0f} 毫秒 · {reason} · 种子 {seed}</translation>
     </message>
@@ -391,120 +693,139 @@
 <context>
     <name>MessageCard</name>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="186"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="187"/>
         <source>You</source>
         <extracomment>Actions a card reports through `ChatView.sig_action`. Messages shown when a conversation opens; the rest come with &quot;Show earlier messages&quot;.</extracomment>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="186"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="187"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="187"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="188"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="189"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="190"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="190"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="191"/>
         <source>Edit this message: the edit starts a new branch, the original stays</source>
         <translation>编辑此消息：编辑后会开启新分支，原消息保留</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="192"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="193"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="193"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="194"/>
         <source>Write another reply (this one is kept as an alternative)</source>
         <translation>重新写一条回复（当前回复会作为另一个版本保留）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="195"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="196"/>
         <source>Continue</source>
         <translation>继续</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="196"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="197"/>
         <source>Let the model write more of this reply</source>
         <translation>让模型接着写这条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="197"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="198"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="198"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="199"/>
         <source>Copy the message&apos;s Markdown</source>
         <translation>复制此消息的 Markdown 原文</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="199"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="200"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="200"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="201"/>
         <source>Delete this message and everything after it (can be undone)</source>
         <translation>删除此消息及其后的所有内容（可撤销）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="202"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="203"/>
+        <source>Inside</source>
+        <translation>模型内部</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/chat_view.py" line="204"/>
+        <source>Show how each token of this reply was chosen, and its attention, in the side panel</source>
+        <translation>在侧边面板中显示这条回复的每个词元是如何选出的，以及它的注意力</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/chat_view.py" line="206"/>
         <source>Previous alternative</source>
         <translation>上一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="203"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="207"/>
         <source>Next alternative</source>
         <translation>下一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="205"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="209"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="206"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="210"/>
         <source>Interrupted: chatapp closed during this reply.</source>
         <translation>已中断：生成此回复时 chatapp 被关闭。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="207"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="211"/>
         <source>Error: {message}</source>
         <translation>错误：{message}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="208"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="212"/>
         <source>Writing…</source>
         <translation>正在生成…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="219"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="223"/>
         <source>{n} tokens</source>
         <translation>{n} 个词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="220"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="224"/>
         <source>{speed:.1f} tok/s</source>
         <translation>{speed:.1f} tok/s</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="221"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="225"/>
         <source>first token {ms:.0f} ms</source>
         <translation>首词元 {ms:.0f} 毫秒</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="227"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="231"/>
         <source>seed {seed}</source>
         <translation>种子 {seed}</translation>
+    </message>
+</context>
+<context>
+    <name>MessageView</name>
+    <message>
+        <location filename="../../chatapp/ui/message_view.py" line="94"/>
+        <source>Copy</source>
+        <extracomment>The copy links&apos; text in the current language (set when the view is built: a language switch rebuilds the views, see ChatView).</extracomment>
+        <translation>复制</translation>
     </message>
 </context>
 <context>
@@ -884,6 +1205,135 @@
     </message>
 </context>
 <context>
+    <name>SamplingView</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="274"/>
+        <source>Select a token of the reply to see how it was drawn.</source>
+        <extracomment>How often streamed tokens are shown (ms).</extracomment>
+        <translation>选择回复中的一个词元，查看它是如何被抽中的。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="276"/>
+        <source>No reply selected.</source>
+        <translation>未选择回复。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="296"/>
+        <source>What-if: T = {0}, top-k = {1}, top-p = {2}, min-p = {3}</source>
+        <translation>假设：T = {0}，top-k = {1}，top-p = {2}，min-p = {3}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="303"/>
+        <source>What the model did</source>
+        <translation>模型的实际采样</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="308"/>
+        <source>The what-if needs the replay module, which is not installed.</source>
+        <translation>“假设”功能需要重放模块，但该模块未安装。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="310"/>
+        <source>What-if unavailable: this reply was recorded without the candidates&apos; scores.</source>
+        <translation>“假设”不可用：这条回复记录时没有保存候选词元的分数。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="313"/>
+        <source>The what-if could not be computed for this token&apos;s candidates.</source>
+        <translation>无法针对该词元的候选词元计算“假设”结果。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="315"/>
+        <source>Approximate: the whole vocabulary would be needed.</source>
+        <translation>近似值：精确计算需要整个词表。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="327"/>
+        <source>{0}: p = {1}. The logits were not recorded for this reply, so the formula cannot be filled in.</source>
+        <translation>{0}：p = {1}。这条回复没有记录 logits，因此无法代入公式。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="330"/>
+        <source>{0}: T = 0 is greedy: no division, the most likely token is taken with p = 1.</source>
+        <translation>{0}：T = 0 即贪心选取：不做除法，直接以 p = 1 选取概率最高的词元。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="333"/>
+        <source>{0} was cut by a stage with these settings: p = 0.</source>
+        <translation>{0} 在这些设置下被某一步剔除：p = 0。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="335"/>
+        <source>{0}, with its logit z_i and T:</source>
+        <translation>{0}，代入它的 logit z_i 和 T：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="348"/>
+        <source>(Every logit is shifted by the largest, z_max: the ratio stays the same and the numbers stay finite.)</source>
+        <translation>（所有 logit 都减去最大值 z_max：比值保持不变，数值也不会溢出。）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="355"/>
+        <source>Token {0} of {1}: {2}   p = {3}, rank {4}</source>
+        <translation>词元 {0}/{1}：{2}   p = {3}，排名 {4}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="366"/>
+        <source>token {0} of {1}</source>
+        <translation>第 {0} 个词元，共 {1} 个</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="369"/>
+        <source>p = {0} (rank {1})</source>
+        <translation>p = {0}（排名 {1}）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="374"/>
+        <source>before the settings: p = {0} (rank {1})</source>
+        <translation>应用设置之前：p = {0}（排名 {1}）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="394"/>
+        <source>(chosen)</source>
+        <translation>（已抽中）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="430"/>
+        <source>Follow</source>
+        <translation>跟随</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="431"/>
+        <source>Select the newest token while the reply streams</source>
+        <translation>回复生成时自动选中最新的词元</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="432"/>
+        <source>Shade by probability</source>
+        <translation>按概率着色</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="433"/>
+        <source>The less likely a token was, the stronger its shade</source>
+        <translation>词元的概率越低，着色越明显</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="435"/>
+        <source>Instead:</source>
+        <translation>改用：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="436"/>
+        <source>Branch here</source>
+        <translation>从此处分支</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="437"/>
+        <source>Continue the reply from the chosen candidate, as a new branch</source>
+        <translation>改用所选的候选词元继续生成回复，作为新分支</translation>
+    </message>
+</context>
+<context>
     <name>SettingsDialog</name>
     <message>
         <location filename="../../chatapp/ui/settings_dialog.py" line="573"/>
@@ -1108,6 +1558,115 @@
     </message>
 </context>
 <context>
+    <name>StageBars</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="115"/>
+        <source>{0} — off</source>
+        <extracomment>Stages drawn with their bars even when marked inactive: the distributions everything starts from.</extracomment>
+        <translation>{0} — 已关闭</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="119"/>
+        <source>survivors: {0}</source>
+        <translation>剩余：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="121"/>
+        <source>H = {0} bits</source>
+        <translation>H = {0} 比特</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="122"/>
+        <source>H ≈ {0} bits</source>
+        <translation>H ≈ {0} 比特</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="124"/>
+        <source>chosen: cut</source>
+        <translation>抽中词元：已剔除</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="125"/>
+        <source>chosen: rank {0}</source>
+        <translation>抽中词元：排名 {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="138"/>
+        <source>raw (softmax, T = 1)</source>
+        <translation>原始（softmax，T = 1）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="139"/>
+        <source>after penalties (softmax, T = 1)</source>
+        <translation>惩罚之后（softmax，T = 1）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="140"/>
+        <source>penalties</source>
+        <translation>惩罚</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="141"/>
+        <source>top-k</source>
+        <translation>top-k</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="142"/>
+        <source>top-p</source>
+        <translation>top-p</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="143"/>
+        <source>min-p</source>
+        <translation>min-p</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="144"/>
+        <source>temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="152"/>
+        <source>k = {0}</source>
+        <translation>k = {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="155"/>
+        <source>p = {0}</source>
+        <translation>p = {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="156"/>
+        <source>p = {0}, reached {1}</source>
+        <translation>p = {0}，实际达到 {1}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="160"/>
+        <source>min-p = {0}</source>
+        <translation>min-p = {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="161"/>
+        <source>min-p = {0}: keeps p ≥ {1}</source>
+        <translation>min-p = {0}：保留 p ≥ {1}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="165"/>
+        <source>T = 0 (greedy)</source>
+        <translation>T = 0（贪心）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="166"/>
+        <source>T = {0}</source>
+        <translation>T = {0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="169"/>
+        <source>repeat ×{0}, frequency {1}, presence {2}</source>
+        <translation>重复 ×{0}，频率 {1}，存在 {2}</translation>
+    </message>
+</context>
+<context>
     <name>StoreService</name>
     <message>
         <location filename="../../chatapp/services/store_service.py" line="135"/>
@@ -1118,6 +1677,67 @@
         <location filename="../../chatapp/services/store_service.py" line="200"/>
         <source>The chat history could not be opened: {0}</source>
         <translation>无法打开聊天记录：{0}</translation>
+    </message>
+</context>
+<context>
+    <name>WhatIfControls</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="182"/>
+        <source>Temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="183"/>
+        <source>Top-k</source>
+        <translation>Top-k</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="184"/>
+        <source>Top-p</source>
+        <translation>Top-p</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="185"/>
+        <source>Min-p</source>
+        <translation>Min-p</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="186"/>
+        <source>off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="192"/>
+        <source>Reset to the reply&apos;s settings</source>
+        <translation>恢复为这条回复的设置</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="193"/>
+        <source>Divides the logits before the softmax</source>
+        <translation>在 softmax 之前用它除以 logits</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="194"/>
+        <source>Keep the k most likely candidates (0 = off)</source>
+        <translation>保留概率最高的 k 个候选词元（0 = 关闭）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="196"/>
+        <source>Keep the most likely candidates up to this total probability (1 = off)</source>
+        <translation>按概率从高到低保留候选词元，直到累计概率达到此值（1 = 关闭）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/whatif_controls.py" line="198"/>
+        <source>Drop candidates below this share of the top probability (0 = off)</source>
+        <translation>剔除概率低于最高概率的这一比例的候选词元（0 = 关闭）</translation>
+    </message>
+</context>
+<context>
+    <name>WhatIsThis</name>
+    <message>
+        <location filename="../../chatapp/ui/inside/explanations.py" line="206"/>
+        <source>What am I looking at?</source>
+        <translation>这里显示的是什么？</translation>
     </message>
 </context>
 </TS>

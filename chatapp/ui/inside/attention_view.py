@@ -444,6 +444,7 @@ class AttentionView(QWidget):
                 self.head_combo.setItemText(i, self.tr("Head {0}").format(n))
             self.thumbnails.set_labels([self.tr("head {0}").format(n) for n in capture.heads])
             self._update_query_text()
+            self.hover_label.setText(self._hover_hint())
         self._update_status()
         self._update_explanation()
 

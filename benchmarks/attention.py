@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import llama_cpp
 
-from chatapp.engine.attention import capture_attention, save_npz
+from chatapp.engine.attention import capture_attention, capture_threads, save_npz
 from chatapp.engine.runtime import LoadedModel, LoadSettings, install_log_handler
 
 TARGET_S = 3.0
@@ -55,7 +55,8 @@ def plain_decode(model: LoadedModel, tokens: list[int]) -> float:
     params.n_ctx = -(-len(tokens) // 256) * 256
     params.n_batch = params.n_ubatch = chunk
     params.n_seq_max = 1
-    params.n_threads = params.n_threads_batch = model.threads.n_threads_batch
+    # The same threads as a capture uses (every core), so that the ratio compares like with like.
+    params.n_threads = params.n_threads_batch = capture_threads(model.threads.n_threads_batch)
     params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
     params.no_perf = True
     ctx = llama_cpp.llama_init_from_model(model.model_ptr, params)
@@ -105,7 +106,8 @@ def main() -> int:
     n_layer = int(llama_cpp.llama_model_n_layer(model.model_ptr))
     n_head = int(llama_cpp.llama_model_n_head(model.model_ptr))
     print(f"model: {model_path.name} ({n_layer} layers x {n_head} heads), {len(tokens)} tokens, "
-          f"threads {model.threads.n_threads_batch} ({model.threads.reason}), "
+          f"capture threads {capture_threads(model.threads.n_threads_batch)} "
+          f"(chat uses {model.threads.n_threads_batch}), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     rss_loaded = rss_mb()
 

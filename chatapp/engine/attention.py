@@ -519,6 +519,23 @@ def _check_tokens(tokens: Sequence[int], n_vocab: int) -> npt.NDArray[np.int32]:
     return ids.astype(np.int32)
 
 
+def capture_threads(chat_threads: int) -> int:
+    """Threads for a capture: every core when the machine has one to spare, else the chat's.
+
+    A capture is a batch job the user waits on (the window is idle meanwhile): 512 tokens on 2
+    idle cores took 1.8 s with 2 threads against 3.6 s with the chat's 1.  But llama.cpp's
+    threads collapse when a core is busy elsewhere (the same capture with 2 threads took 9.4 s
+    while another process kept a core busy), so all cores are used only while the load average
+    leaves at least one core idle.
+    """
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows has no load average: stay with the chat's
+        return chat_threads
+    return max(chat_threads, cores) if load <= cores - 1 else chat_threads
+
+
 def _attention_context(model: LoadedModel, n_tokens: int, chunk: int,
                        recorder: AttentionRecorder) -> Any:
     """A llama context on the model's weights, with the recorder as its eval callback."""
@@ -529,10 +546,7 @@ def _attention_context(model: LoadedModel, n_tokens: int, chunk: int,
     params.n_batch = chunk
     params.n_ubatch = chunk  # one graph per chunk: the callback knows which rows it sees
     params.n_seq_max = 1
-    # Every core: a capture is a batch job the user asked for and waits on (the window is idle
-    # meanwhile), unlike chat, whose threads leave a core for the GUI.  512 tokens on 2 cores:
-    # 3.6 s with the chat's 1 thread, 2.3 s with 2 (benchmarks/attention.py).
-    threads = max(model.threads.n_threads_batch, os.cpu_count() or 1)
+    threads = capture_threads(model.threads.n_threads_batch)
     params.n_threads = threads
     params.n_threads_batch = threads
     # Flash attention fuses the softmax away (and a quantized V cache would force it on).

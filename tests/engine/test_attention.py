@@ -592,3 +592,11 @@ def test_a_capture_waits_for_a_reply_instead_of_cancelling_it() -> None:
     assert [worker._jobs.get_nowait()["id"] for _ in range(2)] == ["g", "a"]
     worker._dispatch({"op": "unload", "id": "u"})  # unloading still stops the reply
     assert worker._cancels["g"].is_set()
+
+
+def test_captures_use_every_core_only_when_one_is_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(att.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(att.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert att.capture_threads(2) == 4
+    monkeypatch.setattr(att.os, "getloadavg", lambda: (3.6, 3.0, 3.0))
+    assert att.capture_threads(2) == 2  # busy: llama.cpp's threads would collapse

@@ -8,7 +8,8 @@ Run:  .venv/bin/python benchmarks/ui.py [--tokens 4000] [--rate 250] [--reps 3] 
    in a throwaway data folder, driven like a user (text in the composer, `send()`), with a
    `ScriptedEngine` in place of the model process: it plays a 4,000-token Markdown reply (code
    blocks, tables, lists, math; token events with top-20 stage records like the real ones) at
-   `--rate` tokens/s through the same queued signal the real client's reader thread uses.  A
+   `--rate` tokens/s through the same queued signal the real client's reader thread uses, and
+   ends it with a `done` event that carries the records blob, as the model process does.  A
    10 ms heartbeat on the GUI thread measures stalls (each long one is printed with the
    Python garbage collection inside it, if any); the streaming card's renders and the window's
    event handler are timed; the saved reply is checked against what was streamed.  Also
@@ -44,6 +45,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import argparse
+import base64
 import cProfile
 import gc
 import itertools
@@ -67,11 +69,13 @@ from markdown_stream import make_reply, percentile
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication
 
+from chatapp.core.markdown_render import warm_up
 from chatapp.core.sampling import SamplingSettings
 from chatapp.engine import protocol
 from chatapp.engine.client import EngineClient
 from chatapp.services.engine_service import EngineService
 from chatapp.services.store_service import Changed, StoreService
+from chatapp.storage import records as record_codec
 from chatapp.storage.entities import Conversation, Message
 from chatapp.storage.repository import ChatStore
 from chatapp.ui.chat_view import MessageCard
@@ -308,10 +312,15 @@ class Script:
     Attributes:
         deltas: each token's text; they add up to the reply.
         lines: one encoded token event per delta (id and t_ms are filled in when played).
+        records_blob: the whole reply's records as the model process sends them in `done`
+            (chatapp.storage.records.encode, base64; t_ms as encoded, 0).
+        encode_ms: what encoding them took here.
     """
 
     deltas: list[str]
     lines: list[bytes]
+    records_blob: str
+    encode_ms: float
 
     @property
     def text(self) -> str:
@@ -399,7 +408,17 @@ def make_script(tokens: int, seed: int) -> Script:
             "candidates_lse": round(rng.uniform(8.0, 14.0), 6),
         }
         lines.append(protocol.encode(event))
-    return Script(deltas, lines)
+    start = time.perf_counter()
+    blob = record_codec.encode(_records_of(lines))
+    encode_ms = (time.perf_counter() - start) * 1000
+    return Script(deltas, lines, base64.b64encode(blob).decode("ascii"), encode_ms)
+
+
+def _records_of(lines: Sequence[bytes]) -> Iterator[dict[str, Any]]:
+    """The records of encoded token events (the events without "type" and "id")."""
+    for line in lines:
+        event = protocol.decode(line, protocol.EVENTS, "type")
+        yield {k: v for k, v in event.items() if k not in ("type", "id")}
 
 
 class ScriptedEngine(EngineService):
@@ -505,6 +524,10 @@ class ScriptedEngine(EngineService):
         n = len(self.sent_at)
         ttft = (self.sent_at[0] - t0) if n else end - t0
         seed = sampling.seed if sampling.seed is not None else 1234
+        # The model process encodes the records after the last token, in its own process: the
+        # whole reply's blob is ready-made (a stopped one's is made now, off the measurement).
+        blob = self.script.records_blob if n == len(self.script.lines) else base64.b64encode(
+            record_codec.encode(_records_of(self.script.lines[:n]))).decode("ascii")
         emit({
             "type": "done", "id": req_id,
             "finish_reason": "cancelled" if cancel.is_set() else "stop",
@@ -519,6 +542,7 @@ class ScriptedEngine(EngineService):
             "model_sha256": "0" * 64, "model_path": self._model_path, "n_ctx": self._n_ctx,
             "n_threads": 2, "n_threads_batch": 2, "n_gpu_layers": 0,
             "versions": {"chatapp": "scripted"},
+            "records_blob": blob, "records_encode_ms": round(self.script.encode_ms, 2),
         })
 
 
@@ -687,6 +711,8 @@ class StreamResult:
     peak_rss: float
     worst: list[str]
     gc: tuple[int, int, float, float]
+    tracked: tuple[int, int, int]
+    gc_count: tuple[int, int, int]
     signal_us: dict[str, float]
     checks: dict[str, bool]
     notes: list[str]
@@ -715,10 +741,14 @@ def stream_through_window(tokens: int, rate: float, seed: int, profile: bool) ->
         window.show()
         wait_until(lambda: store.is_open and watch.loaded, 30, "the store and the model")
         barrier(store)  # the restore-at-start query ran: the window is settled
+        # What the app does 300 ms after start (chatapp/app.py), before any message can be
+        # sent: Markdown and the code highlighter load once (~50 ms), not at the first card.
+        warm_up()
         heartbeat = Heartbeat()
         heartbeat.start()
         wait_until(lambda: len(heartbeat.times) >= 30, 10, "a calm stretch before sending")
         rss_before = rss_mb()
+        tracked_before = len(gc.get_objects())
         profiler = cProfile.Profile() if profile else None
         print(f"[1] sending; the reply streams at {rate:.0f} tokens/s ...", flush=True)
         t_send = time.perf_counter()
@@ -744,6 +774,13 @@ def stream_through_window(tokens: int, rate: float, seed: int, profile: bool) ->
         heartbeat.stop()
         rss_after = rss_mb()
         peak = peak_rss_mb()
+        # What every full collection has to walk now that the reply is saved and shown (the
+        # window, the panel and the store still hold it): as found, then once the garbage
+        # that was waiting for a collection is gone.
+        gc_count = gc.get_count()
+        tracked_after = len(gc.get_objects())
+        gc.collect()
+        tracked = (tracked_before, tracked_after, len(gc.get_objects()))
 
         # What the store saved, against what was streamed.
         cid = window.conversation_id
@@ -819,7 +856,8 @@ def stream_through_window(tokens: int, rate: float, seed: int, profile: bool) ->
         busy_share=(heartbeat.busy_share(*early), heartbeat.busy_share(*late)),
         busy_share_streaming=heartbeat.busy_share(times[0], times[-1]) if n > 1 else 0.0,
         rss_before=rss_before, rss_after=rss_after, peak_rss=peak,
-        worst=worst, gc=gc_summary, signal_us=signal_us, checks=checks, notes=notes,
+        worst=worst, gc=gc_summary, tracked=tracked, gc_count=gc_count, signal_us=signal_us,
+        checks=checks, notes=notes,
     )
 
 
@@ -840,6 +878,9 @@ def print_stream(r: StreamResult, rate: float) -> None:
     print(f"  longest stalls: {'; '.join(r.worst)}")
     print(f"  Python GC, send to settled: {r.gc[0]} collections, {r.gc[1]} of the oldest "
           f"generation: longest {r.gc[2]:.0f} ms, {r.gc[3]:.0f} ms in all")
+    print(f"  GC-tracked objects: {r.tracked[0]:,} before sending, {r.tracked[1]:,} once "
+          f"settled ({r.tracked[2]:,} after a full collection); gc.get_count() once settled "
+          f"{r.gc_count}")
     print(f"  streaming card renders, first vs last 20% of the reply: "
           f"{r.render_calls[0]} vs {r.render_calls[1]} calls, mean {r.render_mean[0]:.2f} vs "
           f"{r.render_mean[1]:.2f} ms, total {r.render_total[0]:.0f} vs "

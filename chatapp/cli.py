@@ -380,6 +380,9 @@ def _chat(args: argparse.Namespace) -> int:
                 session.event(event)
             if args.json and args.no_records:
                 event = {k: v for k, v in event.items() if k not in _RECORD_KEYS}
+            if "records_blob" in event:
+                # Storage's copy of the token events' records (base64): not for the output.
+                event = {k: v for k, v in event.items() if k != "records_blob"}
             _print_event(event, args.json)
     except EngineError as exc:
         if session:
@@ -746,7 +749,8 @@ def _sampling_command(args: argparse.Namespace) -> int:
         client.shutdown()
     report = {"model": str(model), "messages": messages,
               "sampling": done.get("sampling", settings.to_dict()), "tokens": tokens,
-              "summary": {k: v for k, v in done.items() if k not in ("sampling", "text")},
+              "summary": {k: v for k, v in done.items()
+                          if k not in ("sampling", "text", "records_blob")},
               "text": done.get("text", "")}
     if args.out is not None:
         try:

@@ -5,6 +5,7 @@ Runs inside the model process, on the thread that owns the LoadedModel.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import random
 import threading
@@ -18,10 +19,24 @@ import numpy as np
 
 from chatapp.core.context_fit import ContextFit, ContextOverflowError, fit_messages
 from chatapp.core.sampling import STAGES, SamplingSettings
+from chatapp.engine import protocol
 from chatapp.engine.probes import ProbeSet, StageSnapshot
 from chatapp.engine.runtime import LoadedModel
 
+# The records codec is pure Python and numpy (columns, zlib): nothing in it opens a database.
+# The model process encodes a reply's records with it so that the app can store them as they
+# are (see `Generator.records_fields`).  Importing it imports the storage package too (its
+# modules, not a connection): about 4 MiB and 60 ms at the model process's start, where a
+# broken installation is reported at once, rather than after the first reply.
+from chatapp.storage import records as record_codec
+
 Emit = Callable[[dict[str, Any]], None]
+
+#: Token-event keys that are transport, not record (the records blob leaves them out).
+_TRANSPORT_KEYS = frozenset({"type", "id"})
+#: Room kept in a `done` line for everything but the records blob (its other fields are a few
+#: hundred bytes; the reply's text is counted on top, at its longest JSON form).
+_DONE_ROOM = 64 * 1024
 
 
 class GenerationError(Exception):
@@ -187,6 +202,25 @@ def _partial_stop_suffix(text: str, stops: Sequence[str], longest: int) -> int:
     return 0
 
 
+def _records_blob(records: list[dict[str, Any]], room: int) -> dict[str, Any]:
+    """The `done` fields that carry a reply's records: ``records_blob`` (the records encoded by
+    chatapp.storage.records, base64) and ``records_encode_ms``; when the blob would make the
+    line longer than the protocol allows, or cannot be made, ``records_error`` says why in
+    place of the blob (the app then stores the records it kept from the token events)."""
+    start = time.perf_counter()
+    try:
+        blob = base64.b64encode(record_codec.encode(records)).decode("ascii")
+    except record_codec.RecordsError as exc:
+        return {"records_error": str(exc)}
+    fields: dict[str, Any] = {"records_encode_ms": round((time.perf_counter() - start) * 1000, 2)}
+    if len(blob) > room:
+        fields["records_error"] = (f"the records blob ({len(blob):,} bytes) would not fit in "
+                                   f"a protocol line")
+    else:
+        fields["records_blob"] = blob
+    return fields
+
+
 def _round(values: Any) -> list[float]:
     return [round(v, 6) for v in values.tolist()]
 
@@ -198,6 +232,7 @@ class Generator:
         """Bind to the model (owned by the calling thread)."""
         self.model = model
         self._text = model.piece_text
+        self._last_records: list[dict[str, Any]] | None = None
 
     def run(
         self, req_id: str, req: GenerateRequest, cancel: threading.Event, emit: Emit
@@ -231,6 +266,7 @@ class Generator:
         t_end = time.perf_counter()
         n_gen = summary["generated_tokens"]
         ttft = summary.pop("_t_first", t_end) - t0
+        records: list[dict[str, Any]] | None = summary.pop("_records")
         prompt_s = t_prompt - t0
         summary.update(
             prompt_tokens=len(tokens),
@@ -245,7 +281,21 @@ class Generator:
             seed=chain.seed,
             sampling=req.sampling.to_dict() | {"seed": chain.seed},
         )
+        self._last_records = records
         return summary
+
+    def records_fields(self, summary: dict[str, Any]) -> dict[str, Any]:
+        """The `done` fields that carry the records of the reply `run` just made (see
+        `_records_blob`); {} when it kept none (records off).  Call once, after `run`, when the
+        reply is over: the encoding takes a while (0.1-0.2 ms a token) and must count
+        neither in the reply's speed nor in its cancel latency.  The records are let go."""
+        records, self._last_records = self._last_records, None
+        if records is None:
+            return {}
+        # A JSON string is at most 6 bytes a character (\u00XX).
+        room = (protocol.MAX_LINE - _DONE_ROOM
+                - 6 * (len(summary.get("text", "")) + len(summary.get("tail", ""))))
+        return _records_blob(records, room)
 
     def prompt_text(self, messages: Sequence[dict[str, Any]], continue_reply: bool) -> str:
         """The prompt for `messages`: the template's rendering with the generation prompt, or,
@@ -328,6 +378,9 @@ class Generator:
         n_gen = 0
         t_first: float | None = None
         ctx = model.ctx_ptr
+        # The reply's records, for the blob of `done` (see `records_fields`): the token
+        # events' values, shared with the events, which the writer thread only reads.
+        records: list[dict[str, Any]] | None = [] if probes is not None else None
         while n_gen < req.sampling.max_tokens:
             if cancel.is_set():
                 finish = "cancelled"
@@ -348,6 +401,8 @@ class Generator:
             }
             if probes is not None:
                 event.update(self._records(probes.take(), chain, token))
+            if records is not None:
+                records.append({k: v for k, v in event.items() if k not in _TRANSPORT_KEYS})
             if t_first is None:
                 t_first = time.perf_counter()
             emit(event)
@@ -369,6 +424,7 @@ class Generator:
             "text": stream.text,
             "tail": tail,
             "_t_first": t_first if t_first is not None else time.perf_counter(),
+            "_records": records,
         }
 
     def _records(

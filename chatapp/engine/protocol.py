@@ -39,7 +39,10 @@ Events (model process → app):
      |"context_full", "text": STR, "tail": STR, "prompt_tokens": INT, "generated_tokens": INT,
      "cached_prompt_tokens": INT, "dropped_messages": INT,
      "time_to_first_token_ms": FLOAT, "tokens_per_s": FLOAT, "seed": INT,
-     "cancel_latency_ms": FLOAT (cancelled replies: from the cancel's arrival to the stop), ...}
+     "cancel_latency_ms": FLOAT (cancelled replies: from the cancel's arrival to the stop),
+     # with "records": true, also (see "Records blob" below):
+     "records_blob": STR (or "records_error": STR in its place), "records_encode_ms": FLOAT,
+     ...}
     {"type": "attention", "id": ID, "path": STR, "tokens": [INT], "pieces": [STR],
      "n_layer": INT, "n_head": INT, "layers": [INT], "heads": [INT], "shape": [L, H, T, T],
      "left_out": STR|null, "capture_ms": FLOAT}
@@ -58,6 +61,15 @@ all the vocabulary's logits at that point, so p_i = exp(logit_i - candidates_lse
 token's probability over the whole vocabulary at T = 1, and 1 - Σ of those is the mass beyond
 the 64.  chatapp.core.whatif.replay turns them into every stage's distribution for other
 settings.
+
+Records blob (`done` of a generation with records): every token event's record (the event
+without "type" and "id"), encoded by chatapp.storage.records.encode — the storage format, one
+version byte and a zlib stream of columns — in base64.  The app stores it as it is, after a
+check of its layout, so that it never has to keep a long reply's records as Python objects: the
+token events still carry them, for whoever shows them live.  It is made after the last token
+(`records_encode_ms`, 0.1-0.2 ms a token, counts in neither `tokens_per_s` nor `total_ms`).
+`records_error` replaces the blob when it cannot be sent: a line longer than MAX_LINE (a reply
+of tens of thousands of tokens); the app then encodes the records it kept from the token events.
 
 A token event's `text` is what may be shown now: whole UTF-8 characters, with text that could
 begin a stop string held back; `done.tail` is the rest.  `piece` is the token's own text.

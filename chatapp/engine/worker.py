@@ -207,12 +207,16 @@ class Worker:
         self.state = "generating"
         cancel = self._cancels.get(req_id) or threading.Event()
         try:
-            summary = Generator(self._model).run(req_id, req, cancel, self.emit)
+            generator = Generator(self._model)
+            summary = generator.run(req_id, req, cancel, self.emit)
             cancelled_at = self._cancelled_at.get(req_id)
             if summary["finish_reason"] == "cancelled" and cancelled_at is not None:
                 # How long the reply ran on after the cancel arrived: at most one token.
                 summary["cancel_latency_ms"] = round(
                     (time.perf_counter() - cancelled_at) * 1000, 2)
+            # The reply's records, encoded here once it is over, so that the app stores them
+            # as they are (records_blob, see protocol.py).
+            summary.update(generator.records_fields(summary))
         except TemplateError as exc:
             return protocol.error(req_id, "template", f"chat template: {exc}")
         except GenerationError as exc:

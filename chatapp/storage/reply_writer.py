@@ -2,16 +2,32 @@
 
 Used by every front end (command line, GUI) so that a reply is saved the same way everywhere:
 the text is checkpointed at least every 250 ms or 64 tokens, so a crash loses at most that much.
+
+The per-token records are stored as the model process encoded them: its `done` event carries
+the reply's records blob (see chatapp.engine.protocol), which is checked and stored as it is.
+The writer keeps no record as Python containers: a long reply's records are about 300 of them
+a token, and every full garbage collection walks all that are alive while it holds the GIL,
+stalling every thread of the app, the GUI's included.  It keeps each token's record pickled
+instead (one bytes object, which the collector does not track), only for a reply that ends
+without a blob: a crash or a stop before `done`, or a model process that sends none.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import logging
 import os
+import pickle
 import time
+from collections.abc import Iterator
 from typing import Any
 
+from chatapp.storage import records as record_codec
 from chatapp.storage.entities import Message
 from chatapp.storage.repository import ChatStore
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_SECONDS = 0.25
 CHECKPOINT_TOKENS = 64
@@ -51,8 +67,10 @@ class ReplyWriter:
         message_id: the reply's message (created 'streaming' by `ChatStore.begin_reply`).
         text: the reply's showable text so far (when continuing a reply, the text it was
             begun with, then the continuation).
-        records: the per-token records received (stage candidates, timings).
         checkpoints: how many checkpoints were written.
+        records_source: where the stored records came from once the reply ended: "blob"
+            (the model process's), "kept" (the writer's own copies: no usable blob), or None
+            (no records).
     """
 
     def __init__(self, store: ChatStore, message_id: str, text: str = "") -> None:
@@ -64,18 +82,23 @@ class ReplyWriter:
         self._store = store
         self.message_id = message_id
         self.text = text
-        self.records: list[dict[str, Any]] = []
         self.checkpoints = 0
+        self.records_source: str | None = None
+        # Each token's record, pickled: the fallback for a reply that ends without a blob.
+        # (In-process only: these bytes never leave this object, so unpickling them is safe.)
+        self._kept: list[bytes] = []
         # begin_reply stored `text` already: the first checkpoint is due once it grows.
         self._saved_len = len(text)
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
 
     def token(self, event: dict[str, Any]) -> None:
-        """One `token` event: extend the text, keep the record, checkpoint when due."""
+        """One `token` event: extend the text, keep the record (pickled), checkpoint when due."""
         self.text += event.get("text", "")
         if "stages" in event:
-            self.records.append({k: v for k, v in event.items() if k not in _TRANSPORT_KEYS})
+            self._kept.append(pickle.dumps(
+                {k: v for k, v in event.items() if k not in _TRANSPORT_KEYS},
+                pickle.HIGHEST_PROTOCOL))
         self._since_checkpoint += 1
         now = time.monotonic()
         if (self._since_checkpoint >= CHECKPOINT_TOKENS
@@ -92,18 +115,64 @@ class ReplyWriter:
         self._last_checkpoint = now if now is not None else time.monotonic()
 
     def done(self, event: dict[str, Any]) -> Message:
-        """The `done` event: final text, status, provenance and records, in one transaction."""
+        """The `done` event: final text, status, provenance and records, in one transaction.
+
+        The records are the event's ``records_blob`` when it has a readable one (checked, not
+        decoded); otherwise the ones this writer kept, encoded now.  A damaged blob is never
+        stored."""
         self.text += event.get("tail", "")
         status = "cancelled" if event.get("finish_reason") == "cancelled" else "complete"
-        return self._store.finish_reply(
-            self.message_id, self.text, status=status, provenance=provenance_from_done(event),
-            records=self.records or None,
-        )
+        provenance = provenance_from_done(event)
+        blob = _blob_of(event)
+        if blob is not None:
+            try:
+                message = self._store.finish_reply(
+                    self.message_id, self.text, status=status, provenance=provenance,
+                    records_blob=blob)
+            except record_codec.RecordsError as exc:
+                # Damaged on the way: never stored; the records kept here are, instead.
+                log.warning("the records blob of reply %s was refused (%s): storing the "
+                            "records of its token events", self.message_id, exc)
+            else:
+                self.records_source = "blob"
+                self._kept = []
+                return message
+        return self._finish_with_kept(status, provenance, None)
 
     def failed(self, message: str, *, cancelled: bool = False) -> Message:
         """The reply ended without `done` (an error, or the user stopped the program)."""
-        return self._store.finish_reply(
-            self.message_id, self.text, status="cancelled" if cancelled else "error",
-            provenance=None, records=self.records or None,
-            error=None if cancelled else message,
-        )
+        return self._finish_with_kept("cancelled" if cancelled else "error", None,
+                                      None if cancelled else message)
+
+    def _finish_with_kept(self, status: str, provenance: dict[str, Any] | None,
+                          error: str | None) -> Message:
+        """Finish with the records this writer kept (encoded one record at a time, so that
+        they never all live as Python containers at once)."""
+        blob = record_codec.encode(self._unpickled()) if self._kept else None
+        finished = self._store.finish_reply(self.message_id, self.text, status=status,
+                                            provenance=provenance, records_blob=blob,
+                                            error=error)
+        self.records_source = "kept" if blob is not None else None
+        self._kept = []
+        return finished
+
+    def _unpickled(self) -> Iterator[dict[str, Any]]:
+        for data in self._kept:
+            record: dict[str, Any] = pickle.loads(data)  # our own bytes (see __init__)
+            yield record
+
+
+def _blob_of(event: dict[str, Any]) -> bytes | None:
+    """The records blob of a `done` event (base64 in the JSON), None when it has none or it
+    is not base64 (the empty blob: `finish_reply` refuses it)."""
+    text = event.get("records_blob")
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        log.warning("a records blob that is not a string was ignored")
+        return None
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        log.warning("a records blob that is not base64 was ignored (%s)", exc)
+        return None

@@ -464,14 +464,27 @@ class ChatStore:
         status: str,
         provenance: dict[str, Any] | None,
         records: list[dict[str, Any]] | None = None,
+        records_blob: bytes | None = None,
         error: str | None = None,
     ) -> Message:
         """End a streaming reply: final text, status, provenance (its keys update those given
         to `begin_reply`), per-token records and error, with the conversation's time, in one
-        transaction.  If it raises, the reply stays 'streaming' with its last checkpoint."""
+        transaction.  If it raises, the reply stays 'streaming' with its last checkpoint.
+
+        The records are given either as dicts (`records`, encoded here) or already encoded
+        (`records_blob`, as chatapp.storage.records.encode makes it, e.g. by the model
+        process): the blob is stored as it is once `records.check` has read its layout through,
+        which costs no Python object per record; a damaged one raises RecordsError."""
         self._writable()
         if status not in FINAL_STATUSES:
             raise ValueError(f"status must be one of {sorted(FINAL_STATUSES)}, not {status!r}")
+        if records is not None and records_blob is not None:
+            raise ValueError("give records or records_blob, not both")
+        stored: tuple[int, bytes] | None = None
+        if records_blob is not None:
+            stored = (record_codec.check(records_blob), bytes(records_blob))
+        elif records is not None:
+            stored = (len(records), record_codec.encode(records))
         if provenance is not None:
             rows.json_object(provenance, "provenance")
         now = time.time()
@@ -486,10 +499,10 @@ class ChatStore:
                 "updated_at = ? WHERE id = ?",
                 (storable(content), status, merged_json,
                  None if error is None else storable(error), now, message_id))
-            if records is not None:
+            if stored is not None:
                 self._conn.execute(
                     "INSERT OR REPLACE INTO token_records (message_id, n_tokens, data) "
-                    "VALUES (?, ?, ?)", (message_id, len(records), record_codec.encode(records)))
+                    "VALUES (?, ?, ?)", (message_id, *stored))
             self._conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
                                (now, current.conversation_id))
         return self.message(message_id)
@@ -500,6 +513,14 @@ class ChatStore:
         row = self._conn.execute("SELECT data FROM token_records WHERE message_id = ?",
                                  (message_id,)).fetchone()
         return None if row is None else record_codec.decode(bytes(row[0]))
+
+    def token_record_table(self, message_id: str) -> record_codec.RecordTable | None:
+        """The same records as `token_records`, as a `RecordTable`: read column by column,
+        each record built only when asked for (what a viewer of a long reply wants: no Python
+        object per record)."""
+        row = self._conn.execute("SELECT data FROM token_records WHERE message_id = ?",
+                                 (message_id,)).fetchone()
+        return None if row is None else record_codec.table(bytes(row[0]))
 
     def mark_interrupted(self) -> int:
         """Mark every 'streaming' reply 'interrupted', keeping its last checkpoint.

@@ -50,6 +50,7 @@ from chatapp.services.engine_service import EngineService
 from chatapp.services.i18n import Translations
 from chatapp.services.store_service import Changed, StoreService
 from chatapp.storage.entities import Branch, Conversation, DeletedMessages, Message, Preset
+from chatapp.storage.records import RecordTable
 from chatapp.storage.reply_writer import ReplyWriter
 from chatapp.storage.repository import DEFAULT_SAMPLING_KEY, ChatStore
 from chatapp.ui.chat_view import INITIAL_MESSAGES, ChatView
@@ -177,7 +178,8 @@ class MainWindow(QMainWindow):
         sidebar: the conversation list.
         chat: the shown conversation's message cards.
         conversation_id: the conversation shown, or None before the first one exists.
-        last_summary: the `done` event of the last reply (speed, seed, finish reason).
+        last_summary: the `done` event of the last reply (speed, seed, finish reason), less its
+            records blob.
         context: the last context report (prompt_tokens, n_ctx, dropped_messages), or None.
     """
 
@@ -972,12 +974,14 @@ class MainWindow(QMainWindow):
 
     def inspect_reply(self, message_id: str) -> None:
         """Show a stored reply in the panel: its per-token records and its settings."""
-        def read(s: ChatStore) -> tuple[Message, list[dict[str, Any]] | None, dict[str, Any]]:
+        # The records as a table (columns; a record is built when the panel shows it): a
+        # long reply's records as dicts would be a million objects for the garbage collector.
+        def read(s: ChatStore) -> tuple[Message, RecordTable | None, dict[str, Any]]:
             message = s.message(message_id)
             conversation = s.get_conversation(message.conversation_id)
-            return message, s.token_records(message_id), conversation.sampling
+            return message, s.token_record_table(message_id), conversation.sampling
 
-        def show(result: tuple[Message, list[dict[str, Any]] | None, dict[str, Any]]) -> None:
+        def show(result: tuple[Message, RecordTable | None, dict[str, Any]]) -> None:
             message, records, conversation_sampling = result
             if self._busy and self._gen_id is not None:
                 return  # the panel follows the reply being written
@@ -986,7 +990,7 @@ class MainWindow(QMainWindow):
                 sampling = SamplingSettings.from_dict(dict(sampling_dict))
             except (TypeError, ValueError):
                 sampling = SamplingSettings()
-            self.inside.set_reply(message.id, records or [], sampling)
+            self.inside.set_reply(message.id, records if records is not None else [], sampling)
             self.inside.finish()
 
         self.store.run(read, show)
@@ -1007,8 +1011,8 @@ class MainWindow(QMainWindow):
             prompt = [{"role": m.role, "content": m.content} for m in before if m.content]
             if conversation.system_prompt:
                 prompt.insert(0, {"role": "system", "content": conversation.system_prompt})
-            records = s.token_records(message_id)
-            return prompt, None if records is None else [int(r["token"]) for r in records]
+            records = s.token_record_table(message_id)
+            return prompt, None if records is None else [int(t) for t in records.column("token")]
 
         def send(result: tuple[list[dict[str, str]], list[int] | None]) -> None:
             prompt, tokens = result
@@ -1027,27 +1031,33 @@ class MainWindow(QMainWindow):
         if not self._can_start():
             return
 
+        # Read on the worker: the record of the token, and the text before it.
         def read(s: ChatStore) -> tuple[Conversation, Message, list[Message],
-                                        list[dict[str, Any]] | None]:
+                                        tuple[dict[str, Any], str] | None]:
             reply = s.message(message_id)
             path = s.active_path(reply.conversation_id)
             ids = [m.id for m in path]
             before = path[:ids.index(message_id)] if message_id in ids else []
-            return (s.get_conversation(reply.conversation_id), reply, before,
-                    s.token_records(message_id))
+            records = s.token_record_table(message_id)
+            token = None
+            if records is not None and 0 <= index < len(records):
+                token = (records.record(index),
+                         "".join(str(t) for t in records.column("text", "")[:index]))
+            return s.get_conversation(reply.conversation_id), reply, before, token
 
         def start(result: tuple[Conversation, Message, list[Message],
-                                list[dict[str, Any]] | None]) -> None:
-            conversation, reply, before, records = result
-            if not records or not 0 <= index < len(records) or reply.parent_id is None:
+                                tuple[dict[str, Any], str] | None]) -> None:
+            conversation, reply, before, token = result
+            if token is None or reply.parent_id is None:
                 self.statusBar().showMessage(self.tr("That token cannot be branched from."))
                 return
-            text = next((str(t[1]) for stage in records[index].get("stages", [])
+            record, text_before = token
+            text = next((str(t[1]) for stage in record.get("stages", [])
                          for t in stage.get("top", []) if int(t[0]) == token_id), None)
             if text is None:
                 self.statusBar().showMessage(self.tr("That candidate's text is unknown."))
                 return
-            prefix = "".join(str(r.get("text", "")) for r in records[:index]) + text
+            prefix = text_before + text
             self._set_busy(True)
             self._start_reply(conversation, reply.parent_id, before,
                               continue_from=replace(reply, content=prefix))
@@ -1146,7 +1156,8 @@ class MainWindow(QMainWindow):
         self._save = None
         self._set_busy(False)
         if summary is not None:
-            self.last_summary = summary
+            # Without the records blob: the store has it, and it is megabytes for a long reply.
+            self.last_summary = {k: v for k, v in summary.items() if k != "records_blob"}
             if self.context is not None:
                 self.context["prompt_tokens"] = int(summary.get("prompt_tokens") or 0)
             self.statusBar().showMessage(self.tr(

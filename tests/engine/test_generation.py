@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import math
 import threading
@@ -12,6 +13,7 @@ import pytest
 
 from chatapp.core.sampling import SamplingSettings
 from chatapp.engine.client import EngineClient, EngineError
+from chatapp.storage import records
 
 QUESTION = [{"role": "user", "content": "Name three colours of the rainbow."}]
 
@@ -38,6 +40,21 @@ def test_same_seed_same_text_and_records_do_not_change_it(engine: EngineClient) 
     assert done_a["seed"] == 1234 and done_a["generated_tokens"] > 5
     assert done_c["text"] != done_a["text"]  # the seed does matter at T=1
     assert "stages" not in tokens_b[0] and "stages" in tokens_a[0]
+
+
+def test_done_carries_the_records_encoded(engine: EngineClient) -> None:
+    """The `done` event's records blob is the token events' records, as the store's codec
+    encodes them (made after the last token: not counted in the speed); none without records."""
+    s = SamplingSettings(temperature=0.8, seed=21, max_tokens=30)
+    tokens, done = run(engine, s)
+    decoded = records.decode(base64.b64decode(done["records_blob"]))
+    assert decoded == records.decode(records.encode(
+        [{k: v for k, v in t.items() if k not in ("type", "id")} for t in tokens]))
+    assert len(decoded) == done["generated_tokens"] == len(tokens)
+    assert decoded[0]["candidates"] and decoded[0]["stages"]
+    assert 0 <= done["records_encode_ms"] < 1000 and "records_error" not in done
+    _tokens, plain = run(engine, s, records=False)
+    assert not {"records_blob", "records_encode_ms", "records_error"} & set(plain)
 
 
 def test_temperature_zero_is_argmax_of_raw_logits(engine: EngineClient) -> None:

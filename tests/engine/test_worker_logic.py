@@ -46,3 +46,21 @@ def test_second_generate_while_one_is_queued_is_busy(monkeypatch: pytest.MonkeyP
                      "message": "a reply is already being generated"}]
     worker._dispatch({"op": "cancel", "id": "a"})
     assert worker._cancels["a"].is_set()
+
+
+def test_records_blob_fits_a_protocol_line_or_says_why() -> None:
+    """The records ride in `done` only while the line stays under the protocol's limit; a
+    blob too long is replaced by a reason (the app then encodes what it kept)."""
+    import base64
+
+    from chatapp.engine.generator import _records_blob
+    from chatapp.storage import records
+
+    recs = [{"i": n, "token": n, "piece": "x", "text": "x", "chosen_p": 1.0} for n in range(50)]
+    fields = _records_blob(recs, 1_000_000)
+    assert records.decode(base64.b64decode(fields["records_blob"])) == recs
+    assert fields["records_encode_ms"] >= 0 and "records_error" not in fields
+    small = _records_blob(recs, 10)
+    assert "records_blob" not in small and "would not fit" in small["records_error"]
+    bad = _records_blob([{"i": object()}], 1_000_000)
+    assert "records_blob" not in bad and "not JSON" in bad["records_error"]

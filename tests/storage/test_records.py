@@ -256,3 +256,87 @@ def test_record_damaged_candidate_columns_are_reported() -> None:
     body[28:32] = struct.pack("<I", 5)  # the candidate count in the format 2 header
     with pytest.raises(RecordsError, match="damaged"):
         records.decode(blob[:1] + zlib.compress(bytes(body)))
+
+
+def assert_table_matches(recs: list[dict[str, Any]]) -> None:
+    """A table's records, built one by one, and its columns are what `decode` gives."""
+    blob = records.encode(recs)
+    decoded = records.decode(blob)
+    table = records.table(blob)
+    assert len(table) == len(decoded) == records.check(blob)
+    assert table.records() == decoded or all(
+        json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)  # NaN != NaN
+        for a, b in zip(table.records(), decoded, strict=True))
+    for index in range(len(decoded)):
+        assert_same(decoded[index], table.record(index), f"record {index}")
+        assert json.dumps(table.record(index)) == json.dumps(decoded[index])
+    missing = object()
+    for name in ("i", "token", "piece", "text", "t_ms", "sample_ms", "chosen_rank", "chosen_p",
+                 "raw_rank", "raw_p", "candidates_lse", "extra", "nowhere"):
+        expected = [r.get(name, missing) for r in decoded]
+        got = table.column(name, missing)
+        assert [json.dumps(v) if v is not missing else "-" for v in got] == \
+               [json.dumps(v) if v is not missing else "-" for v in expected], name
+
+
+def test_record_table_builds_each_record_as_decode_does() -> None:
+    recs = whatif_records(40)
+    recs[3]["candidates"] = []
+    del recs[4]["candidates_lse"]
+    recs[5]["piece"] = None  # an odd value: kept as JSON
+    recs[6]["extra"] = {"nested": [1, "two"]}
+    assert_table_matches(recs)
+    assert_table_matches(real_records())
+    assert_table_matches([])
+    table = records.table(records.encode(recs))
+    # A record is a new dict every time: changing one changes nothing else.
+    first = table.record(6)
+    first["extra"]["nested"].append(3)
+    first["stages"][0]["top"][0][2] = 2.0
+    assert table.record(6) == records.decode(records.encode(recs))[6]
+    with pytest.raises(IndexError):
+        table.record(len(recs))
+    with pytest.raises(ValueError, match="record"):
+        table.column("stages")
+
+
+def test_record_table_of_a_format_1_blob() -> None:
+    blob = (FIXTURES / "records_v1_10tokens.bin").read_bytes()
+    table = records.table(blob)
+    assert [table.record(i) for i in range(len(table))] == records.decode(blob)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(record, max_size=8))
+def test_record_table_matches_decode_for_any_records(recs: list[dict[str, Any]]) -> None:
+    assert_table_matches(recs)
+
+
+def test_check_counts_the_records_and_refuses_damage() -> None:
+    blob = records.encode(whatif_records(12))
+    assert records.check(blob) == 12
+    for damaged in (b"", bytes([9]) + blob[1:], blob[:-5], blob[:1] + b"not zlib",
+                    blob[:1] + zlib.compress(zlib.decompress(blob[1:])[:-3]),
+                    blob[:1] + zlib.compress(zlib.decompress(blob[1:]) + b"\0")):
+        with pytest.raises(RecordsError):
+            records.check(damaged)
+    # A flipped byte inside the compressed stream fails zlib's checksum, or the layout.
+    flipped = bytearray(blob)
+    flipped[len(blob) // 2] ^= 0x55
+    with pytest.raises(RecordsError):
+        records.check(bytes(flipped))
+    # An index beyond its table, or counts that do not add up, are caught without building a
+    # record (the layout alone would not show them).
+    for column, value in (("cand_pairs", 10**6), ("stage_names", 200), ("stage_sizes", 0),
+                          ("whatif_counts", 0)):
+        enc = records._Encoder()
+        for n, r in enumerate(whatif_records(3)):
+            enc.add(n, r)
+        getattr(enc, column)[0] = value
+        with pytest.raises(RecordsError, match="damaged"):
+            records.check(bytes([records.FORMAT_VERSION]) + zlib.compress(enc.body()))
+
+
+def test_encode_takes_any_iterable() -> None:
+    recs = whatif_records(5)
+    assert records.encode(iter(recs)) == records.encode(recs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import time
 from typing import Any
@@ -12,6 +13,7 @@ from PySide6.QtGui import QHelpEvent
 from pytestqt.qtbot import QtBot
 
 from chatapp.core.sampling import SamplingSettings
+from chatapp.storage import records as record_codec
 from chatapp.ui.inside import InsidePanel
 from chatapp.ui.inside.sampling_view import SamplingView
 from tests.ui.test_inside_data import make_records, use_whatif
@@ -289,3 +291,50 @@ def test_unusable_candidates_are_said_not_raised(panel: InsidePanel) -> None:
     view.controls.temperature.slider.setValue(150)
     assert view.last_replay is None
     assert "could not be computed" in view.note_label.text()
+
+
+def test_records_are_kept_compactly(panel: InsidePanel) -> None:
+    """A long reply leaves the garbage collector nothing per token to walk: each record is
+    kept as one untracked object, rebuilt when its token is shown (the dicts of a 4,000-token
+    reply were about a million containers, and every full collection stalled the GUI)."""
+    records = make_records(100, SETTINGS, seed=8)
+    panel.set_reply("m4", [], SETTINGS)
+    panel.set_following(False)
+    gc.collect()
+    before = len(gc.get_objects())
+    for n in range(10):
+        for record in records:
+            panel.append_record(dict(record, i=record["i"] + 100 * n))
+    gc.collect()
+    grown = len(gc.get_objects()) - before
+    assert grown < 200, grown  # as dicts: about 150 containers a token, 150,000
+    view = view_of(panel)
+    assert view.record_count() == 1000
+    view.select(999)
+    assert "Token 1000 of 1000" in view.info_label.text()
+    assert view.records()[999] == dict(records[99], i=999)
+    # What was given is not kept: changing it changes nothing shown.
+    records[0]["chosen_p"] = 0.123
+    assert view.records()[0]["chosen_p"] != 0.123
+
+
+def test_a_stored_reply_as_a_table_shows_what_its_records_show(qtbot: QtBot,
+                                                               panel: InsidePanel) -> None:
+    records = make_records(40, SETTINGS, seed=11)
+    table = record_codec.table(record_codec.encode(records))
+    decoded = record_codec.decode(record_codec.encode(records))
+    view = view_of(panel)
+    shown: list[tuple[Any, ...]] = []
+    for given in (decoded, table):
+        panel.set_reply("m5", given, SETTINGS)
+        panel.finish()
+        view.set_following(False)
+        seen = [view.token_view.texts(), view.token_view.shades()]
+        for index in (0, 7, 39):
+            view.select(index)
+            seen += [view.info_label.text(), view.formula_label.text(),
+                     [(b.token_id, b.p) for row in view.bars.rows for b in row.bars],
+                     view.token_tooltip(index), view.branch_combo.count()]
+        shown.append(tuple(map(str, seen)))
+    assert shown[0] == shown[1]
+    assert view.records() == decoded

@@ -7,12 +7,14 @@ or the store itself.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QDockWidget, QTabWidget, QWidget
 
 from chatapp.core.sampling import SamplingSettings
+from chatapp.storage.records import RecordTable
 from chatapp.ui.inside.attention_view import AttentionView
 from chatapp.ui.inside.sampling_view import SamplingView
 
@@ -55,18 +57,21 @@ class InsidePanel(QDockWidget):
 
     # --- the reply -----------------------------------------------------------------------------
 
-    def set_reply(self, message_id: str | None, records: list[dict[str, Any]],
+    def set_reply(self, message_id: str | None,
+                  records: Iterable[Mapping[str, Any]] | RecordTable,
                   settings: SamplingSettings) -> None:
         """Show a stored reply, or the start of a streaming one (``records`` empty; for a
-        stored reply that has no records, call `finish` right after)."""
+        stored reply that has no records, call `finish` right after).  ``records``: dicts, or
+        the stored reply's `RecordTable` (see `SamplingView.set_reply`)."""
         if message_id != self._message_id:
             self.attention.clear()
         self._message_id = message_id
         self.sampling.set_reply(message_id, records, settings)
         self.attention.set_can_capture(message_id is not None and not self.sampling.streaming())
 
-    def append_record(self, record: dict[str, Any]) -> None:
-        """One more token of the streaming reply (cheap: repaints are batched)."""
+    def append_record(self, record: Mapping[str, Any]) -> None:
+        """One more token of the streaming reply (cheap: repaints are batched; the record is
+        kept in compact form, not as the dict given)."""
         self.sampling.append_record(record)
 
     def finish(self) -> None:

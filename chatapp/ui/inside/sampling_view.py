@@ -2,11 +2,14 @@
 
 Streaming appends are cheap: a token goes into the text view's incremental layout and a 50 ms
 timer repaints (and, while following, selects the newest token) once per batch.  The stages of
-the selected token are recomputed only when the selection or a what-if knob changes.
+the selected token are recomputed only when the selection or a what-if knob changes.  The
+records are kept compactly (see `token_records`): a record is rebuilt from its compact form
+when its token is selected or hovered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
@@ -24,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp.core.sampling import SamplingSettings
+from chatapp.storage.records import RecordTable
 from chatapp.ui.inside import whatif_adapter
 from chatapp.ui.inside.explanations import Explanations, WhatIsThis
 from chatapp.ui.inside.plain_text import plain_label
@@ -36,6 +40,7 @@ from chatapp.ui.inside.stage_model import (
     stages_of,
     texts_of,
 )
+from chatapp.ui.inside.token_records import TokenRecords
 from chatapp.ui.inside.token_text import TokenTextView
 from chatapp.ui.inside.visible_text import quoted
 from chatapp.ui.inside.whatif_adapter import Replay
@@ -71,7 +76,7 @@ class SamplingView(QWidget):
         """An empty view."""
         super().__init__(parent)
         self._message_id: str | None = None
-        self._records: list[dict[str, Any]] = []
+        self._records = TokenRecords()
         self._settings = SamplingSettings()
         self._selected: int | None = None
         self._streaming = False
@@ -156,28 +161,33 @@ class SamplingView(QWidget):
 
     # --- the reply -----------------------------------------------------------------------------
 
-    def set_reply(self, message_id: str | None, records: list[dict[str, Any]],
+    def set_reply(self, message_id: str | None,
+                  records: Iterable[Mapping[str, Any]] | RecordTable,
                   settings: SamplingSettings) -> None:
         """Show a stored reply, or the start of a streaming one (``records`` empty; a stored
-        reply without records is shown by calling `finish` right after)."""
+        reply without records is shown by calling `finish` right after).
+
+        ``records``: dicts (converted to the compact form at once; they are not kept) or the
+        stored reply's `RecordTable` (kept as it is: no record is built until it is shown)."""
         self._timer.stop()
         self._message_id = message_id
-        self._records = list(records)
+        self._records = TokenRecords.of(records)
         self._settings = settings
-        self._streaming = message_id is not None and not records
+        self._streaming = message_id is not None and not self._records
         self.controls.set_settings(settings)
-        self.token_view.set_tokens([_piece(r) for r in self._records],
-                                   [_shade(r) for r in self._records])
+        self.token_view.set_tokens(self._records.pieces(), self._records.shades())
         self._selected = None
         if self._records:
             self._select(len(self._records) - 1 if self.following() else 0)
         else:
             self._show_selection()
 
-    def append_record(self, record: dict[str, Any]) -> None:
-        """One more streamed token (cheap; shown by the next timer tick)."""
+    def append_record(self, record: Mapping[str, Any]) -> None:
+        """One more streamed token (cheap; shown by the next timer tick).  The record is kept
+        in compact form, not as the dict given."""
         self._records.append(record)
-        self.token_view.append_token(_piece(record), _shade(record))
+        last = len(self._records) - 1
+        self.token_view.append_token(self._records.piece(last), self._records.shade(last))
         if not self._timer.isActive():
             self._timer.start()
 
@@ -193,8 +203,13 @@ class SamplingView(QWidget):
         self.set_reply(None, [], self._settings)
 
     def records(self) -> list[dict[str, Any]]:
-        """The reply's token records (the view's own list)."""
-        return self._records
+        """The reply's token records, rebuilt from their compact form (a new list of new dicts
+        at each call: for tests and tools)."""
+        return self._records.records()
+
+    def record_count(self) -> int:
+        """How many token records the reply has (so far, while it streams)."""
+        return len(self._records)
 
     def message_id(self) -> str | None:
         """The reply shown."""
@@ -261,7 +276,7 @@ class SamplingView(QWidget):
     def _current(self) -> dict[str, Any] | None:
         if self._selected is None or not 0 <= self._selected < len(self._records):
             return None
-        return self._records[self._selected]
+        return self._records.record(self._selected)
 
     # --- the distribution ----------------------------------------------------------------------
 
@@ -361,7 +376,7 @@ class SamplingView(QWidget):
         """The hover text of token ``index``: its text, p and rank (plain text)."""
         if not 0 <= index < len(self._records):
             return ""
-        r = self._records[index]
+        r = self._records.record(index)
         lines = [quoted(str(r.get("piece", "")), 60),
                  self.tr("token {0} of {1}").format(index + 1, len(self._records))]
         p, rank = r.get("chosen_p"), r.get("chosen_rank")
@@ -439,16 +454,6 @@ class SamplingView(QWidget):
         self._fill_branch(self._current())
         self._update_distribution()
 
-
-
-def _piece(record: dict[str, Any]) -> str:
-    piece = record.get("piece")
-    return piece if isinstance(piece, str) else str(record.get("text", ""))
-
-
-def _shade(record: dict[str, Any]) -> float:
-    p = record.get("chosen_p")
-    return 1.0 - float(p) if isinstance(p, int | float) else 0.0
 
 
 def _num(value: float) -> str:

@@ -694,6 +694,11 @@ class MainWindow(QMainWindow):
             card.append_text(self._reply)
         elif not self._busy:
             self._context_from(path)
+            # The panel shows the conversation's last reply, unless it already does.
+            last = next((m for m in reversed(path) if m.role == "assistant"), None)
+            if (last is not None and self.inside.isVisible()
+                    and self.inside.message_id() != last.id):
+                self.inspect_reply(last.id)
 
     # -- actions --------------------------------------------------------------------------------
 

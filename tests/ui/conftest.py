@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
+from chatapp.services.engine_service import EngineService
 from chatapp.services.store_service import StoreService
 
 
@@ -17,3 +19,21 @@ def service(qtbot: QtBot) -> Iterator[StoreService]:
         pass
     yield svc
     svc.close()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[EngineService]:
+    """A started model process for a window (no model loaded); overrides the root `engine`."""
+    service = EngineService(log_path=tmp_path / "engine.log")
+    service.start()
+    yield service
+    service.shutdown()
+
+
+@pytest.fixture
+def store(qtbot: QtBot) -> Iterator[StoreService]:
+    """The chat history of this test's data folder, open."""
+    service = StoreService()
+    qtbot.waitUntil(lambda: service.is_open, timeout=10_000)
+    yield service
+    service.close()

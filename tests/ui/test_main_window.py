@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,19 +93,8 @@ def _quick_conversation(qtbot: QtBot, window: MainWindow) -> None:
     qtbot.waitUntil(lambda: window.conversation_id == box[0], timeout=10_000)
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[EngineService]:
-    service = EngineService(log_path=tmp_path / "engine.log")
-    service.start()
-    yield service
-    service.shutdown()
 
 
-@pytest.fixture
-def store(qtbot: QtBot) -> Iterator[StoreService]:
-    service = _open_store(qtbot)
-    yield service
-    service.close()
 
 
 @pytest.fixture

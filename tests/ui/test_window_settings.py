@@ -3,10 +3,8 @@ and database."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
@@ -20,22 +18,6 @@ from chatapp.storage.repository import ChatStore
 from chatapp.ui.main_window import MainWindow
 from chatapp.ui.settings_dialog import SettingsDialog
 from chatapp.ui.theme import apply_theme, is_dark
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[EngineService]:
-    service = EngineService(log_path=tmp_path / "engine.log")
-    service.start()
-    yield service
-    service.shutdown()
-
-
-@pytest.fixture
-def store(qtbot: QtBot) -> Iterator[StoreService]:
-    service = StoreService()
-    qtbot.waitUntil(lambda: service.is_open, timeout=10_000)
-    yield service
-    service.close()
 
 
 def _window(qtbot: QtBot, engine: EngineService, store: StoreService, model: Path | None,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -51,88 +50,17 @@ from chatapp.services.i18n import Translations
 from chatapp.services.store_service import Changed, StoreService
 from chatapp.storage.entities import Branch, Conversation, DeletedMessages, Message, Preset
 from chatapp.storage.records import RecordTable
-from chatapp.storage.reply_writer import ReplyWriter
 from chatapp.storage.repository import DEFAULT_SAMPLING_KEY, ChatStore
 from chatapp.ui.chat_view import INITIAL_MESSAGES, ChatView
+from chatapp.ui.composer import Composer
 from chatapp.ui.inside import InsidePanel
 from chatapp.ui.message_view import confirm_and_open
 from chatapp.ui.model_bar import ModelBar
+from chatapp.ui.reply_save import ReplySave
 from chatapp.ui.settings_dialog import SettingsDialog, SettingsValues
 from chatapp.ui.shortcut_sheet import ShortcutSection, ShortcutSheet
 from chatapp.ui.sidebar import ConversationSidebar
 from chatapp.ui.theme import apply_theme
-
-
-class Composer(QPlainTextEdit):
-    """Message editor: Enter sends, Shift+Enter inserts a new line, Esc stops the reply (or
-    leaves editing), Up in an empty box edits the last message.
-
-    Signals:
-        sig_send(): the user pressed Enter.
-        sig_stop(): the user pressed Esc.
-        sig_edit_last(): the user pressed Up with nothing typed.
-    """
-
-    sig_send = Signal()
-    sig_stop = Signal()
-    sig_edit_last = Signal()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        """Route Enter, Esc and Up; everything else edits."""
-        key, mods = event.key(), event.modifiers()
-        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
-            mods & (Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier)
-        ):
-            self.sig_send.emit()
-        elif key == Qt.Key.Key_Escape:
-            self.sig_stop.emit()
-        elif key == Qt.Key.Key_Up and not self.toPlainText():
-            self.sig_edit_last.emit()
-        else:
-            super().keyPressEvent(event)
-
-
-class _ReplySave:
-    """One reply's saving, touched only on the store's worker thread.
-
-    The GUI thread creates this empty and queues `begin`, then `token`, `done` or `failed`
-    through `StoreService.run`/`write`; the worker runs them in that order, so the
-    `ReplyWriter` inside is never shared between threads.
-
-    Attributes:
-        conversation_id: the conversation the reply belongs to.
-        prefix: the text a continued reply starts with ('' for a new reply).
-        writer: the reply's writer once `begin` ran (None if it failed).
-    """
-
-    def __init__(self, conversation_id: str, prefix: str = "") -> None:
-        """A save for a reply in `conversation_id` (nothing written yet)."""
-        self.conversation_id = conversation_id
-        self.prefix = prefix
-        self.writer: ReplyWriter | None = None
-
-    def begin(self, store: ChatStore, parent_id: str,
-              provenance: dict[str, Any] | None = None) -> Message:
-        """Worker: create the 'streaming' reply below `parent_id`."""
-        message = store.begin_reply(self.conversation_id, parent_id, content=self.prefix,
-                                    provenance=provenance)
-        self.writer = ReplyWriter(store, message.id, text=self.prefix)
-        return message
-
-    def token(self, event: dict[str, Any]) -> None:
-        """Worker: one token (checkpointed when due)."""
-        if self.writer is not None:
-            self.writer.token(event)
-
-    def done(self, event: dict[str, Any]) -> Message | None:
-        """Worker: the reply's end (complete, or cancelled by Stop)."""
-        return self.writer.done(event) if self.writer is not None else None
-
-    def failed(self, message: str, *, cancelled: bool = False) -> Message | None:
-        """Worker: the reply ended without a `done` event."""
-        if self.writer is None:
-            return None
-        return self.writer.failed(message, cancelled=cancelled)
 
 
 @dataclass(frozen=True)
@@ -211,7 +139,7 @@ class MainWindow(QMainWindow):
         #: The reply in flight as a message (its id once the store created it).
         self._stream_message: Message | None = None
         #: The reply being generated and saved (None between replies).
-        self._save: _ReplySave | None = None
+        self._save: ReplySave | None = None
         #: True from Send until the reply ends: no second message meanwhile.
         self._busy = False
         #: Bumped on every conversation switch, so that a slow load that was overtaken by a
@@ -843,7 +771,7 @@ class MainWindow(QMainWindow):
         self._gen_id = self.engine.generate(prompt, sampling,
                                             continue_reply=continue_from is not None)
         self.inside.set_reply(None, [], sampling)  # the panel follows the new reply
-        save = self._save = _ReplySave(conversation.id, prefix)
+        save = self._save = ReplySave(conversation.id, prefix)
         provenance = {"continued_from": continue_from.id} if continue_from else None
         self._stream_message = Message(
             id="", conversation_id=conversation.id, parent_id=parent_id, role="assistant",

@@ -227,11 +227,17 @@ HOSTILE = {
 
 def test_hostile_tex_is_fast_and_never_raises() -> None:
     for name, tex in HOSTILE.items():
-        tex_to_text.cache_clear()  # measure the work, not the cache
-        start = time.perf_counter()
-        out = tex_to_text(tex)
-        elapsed = time.perf_counter() - start
-        assert out is None or isinstance(out, str), name
+        # The best of three runs, in this thread's CPU time: the work itself, not a garbage
+        # collection over objects earlier tests left or another process taking the core (one
+        # wall-clock run took 103 ms in the full suite, 1 ms alone).
+        timings = []
+        for _ in range(3):
+            tex_to_text.cache_clear()  # measure the work, not the cache
+            start = time.thread_time()
+            out = tex_to_text(tex)
+            timings.append(time.thread_time() - start)
+            assert out is None or isinstance(out, str), name
+        elapsed = min(timings)
         assert elapsed < HOSTILE_LIMIT_S, f"{name}: {elapsed * 1000:.1f} ms"
 
 

@@ -96,9 +96,24 @@ def top_indices(logits: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]
     n = logits.shape[0]
     if n <= k:
         return np.argsort(logits, kind="stable")[::-1]
+    pool, values = _candidate_pool(logits, k)
+    m = values.shape[0]
+    part = np.argpartition(values, m - k)[m - k:]
+    part = part[np.argsort(values[part], kind="stable")[::-1]]
+    return pool[part]
+
+
+def _candidate_pool(logits: npt.NDArray[np.float32],
+                    k: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+    """Indices (ascending) and values of a pool that holds every value >= the k-th largest.
+
+    Small arrays are their own pool.  A full vocabulary is cut to the blocks whose maxima are
+    among the k largest block maxima (every other block lies wholly below k values); padding
+    is -inf at the highest indices, so it loses every tie.
+    """
+    n = logits.shape[0]
     if n < 32 * _BLOCK:
-        part = np.argpartition(logits, n - k)[n - k:]
-        return part[np.argsort(logits[part], kind="stable")[::-1]]
+        return np.arange(n), logits
     n_blocks = -(-n // _BLOCK)
     padded = np.full(n_blocks * _BLOCK, -np.inf, dtype=np.float32)
     padded[:n] = logits
@@ -106,12 +121,8 @@ def top_indices(logits: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]
     kb = min(k, n_blocks)
     threshold = np.partition(block_max, n_blocks - kb)[n_blocks - kb]
     blocks = np.flatnonzero(block_max >= threshold)
-    candidates = (blocks[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
-    values = padded[candidates]
-    m = values.shape[0]
-    part = np.argpartition(values, m - k)[m - k:]
-    part = part[np.argsort(values[part], kind="stable")[::-1]]
-    return candidates[part]
+    pool = (blocks[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()
+    return pool, padded[pool]
 
 
 def top_candidates(logits: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.intp]:
@@ -119,26 +130,13 @@ def top_candidates(logits: npt.NDArray[np.float32], k: int) -> npt.NDArray[np.in
     ascending; ties at the k-th value keep the lowest indices.  A well-defined order, so that
     a stored candidate list does not depend on how a partition happened to split ties.
 
-    Same block trick as `top_indices`: every value >= the k-th largest lies in a block whose
-    maximum is among the k largest block maxima, ties included.
+    The pool comes from `_candidate_pool`, as for `top_indices`.
     """
     n = logits.shape[0]
     k = min(k, n)
     if k <= 0:
         return np.zeros(0, dtype=np.intp)
-    if n < 32 * _BLOCK:
-        pool = np.arange(n)
-        values = logits
-    else:
-        n_blocks = -(-n // _BLOCK)
-        padded = np.full(n_blocks * _BLOCK, -np.inf, dtype=np.float32)
-        padded[:n] = logits
-        block_max = padded.reshape(n_blocks, _BLOCK).max(axis=1)
-        kb = min(k, n_blocks)
-        threshold = np.partition(block_max, n_blocks - kb)[n_blocks - kb]
-        blocks = np.flatnonzero(block_max >= threshold)
-        pool = (blocks[:, None] * _BLOCK + np.arange(_BLOCK)).ravel()  # ascending
-        values = padded[pool]  # padding (-inf, highest indices) loses every tie
+    pool, values = _candidate_pool(logits, k)
     m = values.shape[0]
     kth = np.partition(values, m - k)[m - k]
     keep = np.flatnonzero(values >= kth)  # ascending positions, so ascending indices

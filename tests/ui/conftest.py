@@ -10,6 +10,7 @@ from pytestqt.qtbot import QtBot
 
 from chatapp.services.engine_service import EngineService
 from chatapp.services.store_service import StoreService
+from chatapp.ui.inside import InsidePanel
 
 
 @pytest.fixture
@@ -37,3 +38,14 @@ def store(qtbot: QtBot) -> Iterator[StoreService]:
     qtbot.waitUntil(lambda: service.is_open, timeout=10_000)
     yield service
     service.close()
+
+
+@pytest.fixture
+def panel(qtbot: QtBot) -> InsidePanel:
+    """The "Inside the model" panel, shown at its usual size, empty."""
+    made = InsidePanel()
+    qtbot.addWidget(made)
+    made.resize(520, 900)
+    made.show()
+    qtbot.waitExposed(made)
+    return made

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from chatapp.core.sampling import SamplingSettings
 from chatapp.ui.inside import InsidePanel
 from chatapp.ui.theme import dark_palette, light_palette
-from tests.ui.test_inside_data import make_records, use_whatif, write_capture
+from tests.ui.test_inside_data import make_records, write_capture
 
 SETTINGS = SamplingSettings(temperature=0.8, top_k=40, top_p=0.9, min_p=0.05)
 
@@ -29,15 +29,6 @@ class _Marker(QTranslator):
         return False
 
 
-@pytest.fixture
-def panel(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> InsidePanel:
-    use_whatif(monkeypatch)
-    made = InsidePanel()
-    qtbot.addWidget(made)
-    made.resize(520, 900)
-    made.show()
-    qtbot.waitExposed(made)
-    return made
 
 
 def test_is_a_named_dock_with_two_tabs(panel: InsidePanel) -> None:

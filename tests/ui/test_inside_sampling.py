@@ -21,15 +21,6 @@ from tests.ui.test_inside_data import make_records, use_whatif
 SETTINGS = SamplingSettings(temperature=0.8, top_k=40, top_p=0.9, min_p=0.05)
 
 
-@pytest.fixture
-def panel(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> InsidePanel:
-    use_whatif(monkeypatch)
-    made = InsidePanel()
-    qtbot.addWidget(made)
-    made.resize(520, 900)
-    made.show()
-    qtbot.waitExposed(made)
-    return made
 
 
 def view_of(panel: InsidePanel) -> SamplingView:

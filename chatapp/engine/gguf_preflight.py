@@ -214,14 +214,21 @@ _Scalar = str | int | float | bool
 
 
 class GGUFPreflightError(ValueError):
-    """The file is not a GGUF file llama.cpp may safely be given; ``reason`` says why."""
+    """The file is not a GGUF file llama.cpp may safely be given; ``reason`` says why.
+
+    ``needs_more`` is True only when a *prefix* of the file was checked (``inspect_gguf`` with
+    ``declared_size``) and the header runs past it: nothing is known to be wrong yet, and a
+    caller may fetch a longer prefix and check again.
+    """
 
     reason: str
+    needs_more: bool
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, needs_more: bool = False) -> None:
         """Create the error; ``reason`` is a short, plain-words explanation for the user."""
         super().__init__(reason)
         self.reason = reason
+        self.needs_more = needs_more
 
     def __str__(self) -> str:
         """Return the reason."""
@@ -256,6 +263,24 @@ class GGUFInfo:
     bos_token_id: int | None = None
     eos_token_id: int | None = None
     metadata: dict[str, _Scalar] = field(default_factory=dict, repr=False)
+    block_bytes: int = 0
+    """Bytes of the tensors of the repeating layers (names starting with "blk.")."""
+    other_bytes: int = 0
+    """Bytes of every other tensor (token_embd, output, output_norm, ...)."""
+    key_length: int | None = None
+    """``{arch}.attention.key_length``: the size of one key head (None: n_embd / n_head)."""
+    value_length: int | None = None
+    """``{arch}.attention.value_length``: the size of one value head."""
+    sliding_window: int | None = None
+    """``{arch}.attention.sliding_window``, in tokens."""
+    split_count: int | None = None
+    """``split.count``: the number of files of a split model (this header names only its own
+    tensors)."""
+    output_bytes: int = 0
+    """Bytes llama.cpp places on the output layer's device: the output.* tensors, plus
+    token_embd.weight when the model has no output.weight (llama.cpp then loads a copy of it)."""
+    output_tied: bool = False
+    """True when the output layer reuses token_embd.weight (no output.weight in this file)."""
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-serialisable dict (without the chat template text; hash and size stay)."""
@@ -289,6 +314,14 @@ class GGUFInfo:
             "bos_token_id": self.bos_token_id,
             "eos_token_id": self.eos_token_id,
             "metadata": metadata,
+            "block_bytes": self.block_bytes,
+            "other_bytes": self.other_bytes,
+            "key_length": self.key_length,
+            "value_length": self.value_length,
+            "sliding_window": self.sliding_window,
+            "split_count": self.split_count,
+            "output_bytes": self.output_bytes,
+            "output_tied": self.output_tied,
         }
 
     def summary_lines(self) -> list[str]:
@@ -400,14 +433,21 @@ def _read_exact(f: BinaryIO, n: int) -> bytes:
 
 
 class _Reader:
-    """Forward reader over a sliding window of the file; every read is bounds-checked first."""
+    """Forward reader over a sliding window of the file; every read is bounds-checked first.
 
-    __slots__ = ("_base", "_buf", "_f", "pos", "size")
+    ``size`` is the size every claim is checked against; ``avail`` the bytes that can really
+    be read. They differ only for a prefix of a larger file (``inspect_gguf(declared_size=)``):
+    a read past ``avail`` then raises an error with ``needs_more``.
+    """
 
-    def __init__(self, f: BinaryIO, size: int) -> None:
-        """Read ``f``, whose size was ``size`` when it was opened."""
+    __slots__ = ("_base", "_buf", "_f", "avail", "pos", "size")
+
+    def __init__(self, f: BinaryIO, size: int, avail: int | None = None) -> None:
+        """Read ``f``, whose size was ``size`` when it was opened (or of which only the first
+        ``avail`` bytes are present)."""
         self._f = f
         self.size = size
+        self.avail = size if avail is None else avail
         self.pos = 0
         self._buf = b""
         self._base = 0
@@ -418,6 +458,12 @@ class _Reader:
 
     def _load(self, pos: int, n: int) -> bytes:
         """Read ``n`` bytes at ``pos`` (already checked to lie inside the file)."""
+        if pos + n > self.avail:
+            raise GGUFPreflightError(
+                f"the header goes on past the first {self.avail:,} bytes of the file; "
+                "fetch more of it and check again",
+                needs_more=True,
+            )
         try:
             self._f.seek(pos)
             data = _read_exact(self._f, n)
@@ -432,7 +478,8 @@ class _Reader:
         off = pos - self._base
         if off >= 0 and off + n <= len(self._buf):
             return off
-        self._buf = self._load(pos, min(max(n, _CHUNK), self.size - pos))
+        # Never read ahead past the bytes present: a prefix may end mid-window.
+        self._buf = self._load(pos, max(n, min(_CHUNK, self.avail - pos)))
         self._base = pos
         return 0
 
@@ -613,6 +660,11 @@ class _Header:
     parameter_count: int = 0
     tensor_types: dict[str, int] = field(default_factory=dict)
     type_bytes: dict[str, int] = field(default_factory=dict)
+    block_bytes: int = 0
+    other_bytes: int = 0
+    output_bytes: int = 0  # the output.* tensors
+    has_output_weight: bool = False
+    token_embd_bytes: int | None = None
 
 
 def _parse_preamble(r: _Reader, h: _Header) -> None:
@@ -760,6 +812,15 @@ def _parse_tensors(r: _Reader, h: _Header) -> None:
         h.parameter_count += elements
         h.tensor_types[type_name] = h.tensor_types.get(type_name, 0) + 1
         h.type_bytes[type_name] = h.type_bytes.get(type_name, 0) + nbytes
+        if name.startswith("blk."):
+            h.block_bytes += nbytes
+        else:
+            h.other_bytes += nbytes
+            if name.startswith("output.") or name.startswith("output_"):
+                h.output_bytes += nbytes
+                h.has_output_weight = h.has_output_weight or name == "output.weight"
+            elif name == "token_embd.weight":
+                h.token_embd_bytes = nbytes
 
     data_start = -(-r.pos // alignment) * alignment
     if not spans:
@@ -866,6 +927,9 @@ def _build_info(path: str, size: int, h: _Header) -> GGUFInfo:
     else:
         quantization = "none"
 
+    # No output.weight: llama.cpp builds the output layer from a copy of token_embd.weight.
+    output_weight = h.has_output_weight
+
     template: str | None = None
     template_sha: str | None = None
     template_size: int | None = None
@@ -899,6 +963,14 @@ def _build_info(path: str, size: int, h: _Header) -> GGUFInfo:
         bos_token_id=_get_int(h, "tokenizer.ggml.bos_token_id"),
         eos_token_id=_get_int(h, "tokenizer.ggml.eos_token_id"),
         metadata=h.metadata,
+        block_bytes=h.block_bytes,
+        other_bytes=h.other_bytes,
+        key_length=arch_int("attention.key_length"),
+        value_length=arch_int("attention.value_length"),
+        sliding_window=arch_int("attention.sliding_window"),
+        split_count=_get_int(h, "split.count"),
+        output_bytes=h.output_bytes + (0 if output_weight else h.token_embd_bytes or 0),
+        output_tied=not output_weight and h.token_embd_bytes is not None,
     )
 
 
@@ -937,17 +1009,31 @@ def _open_regular(path: str) -> tuple[BinaryIO, int]:
     return f, st.st_size
 
 
-def inspect_gguf(path: str | os.PathLike[str]) -> GGUFInfo:
+def inspect_gguf(path: str | os.PathLike[str], *, declared_size: int | None = None) -> GGUFInfo:
     """Check the header of the GGUF file at ``path`` and describe it.
 
     Raises GGUFPreflightError (with a plain-words ``reason``) for anything llama.cpp should not be
     given: a missing, unreadable, empty or non-regular file, a file that is not GGUF, and any
     malformed or implausible header.
+
+    ``declared_size``: the size of the whole model file when ``path`` holds only its first bytes
+    (a prefix fetched with a Range request, to judge a model before downloading it). Every
+    bounds check then uses ``declared_size``, and ``file_size`` reports it. When the header
+    runs past the prefix, the error has ``needs_more`` set. A prefix longer than
+    ``declared_size`` is an error.
     """
     path_str = os.fspath(path)
     f, size = _open_regular(path_str)
     with f:
-        r = _Reader(f, size)
+        avail = size
+        if declared_size is not None:
+            if declared_size < size:
+                raise GGUFPreflightError(
+                    f"the file is {size:,} bytes long, more than the {declared_size:,} bytes "
+                    "the model was said to have"
+                )
+            size = declared_size
+        r = _Reader(f, size, avail)
         h = _Header()
         _parse_preamble(r, h)
         _parse_kvs(r, h)

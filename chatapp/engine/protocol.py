@@ -19,6 +19,7 @@ Commands (app → model process); `id` is chosen by the app and echoed by every 
     {"op": "cancel", "id": ID}          # the generation to stop; takes effect within one token
     {"op": "unload", "id": ID}
     {"op": "status", "id": ID}
+    {"op": "devices", "id": ID}         # what llama.cpp can run on; see `devices` below
     {"op": "shutdown", "id": ID}
 
 Events (model process → app):
@@ -50,7 +51,11 @@ Events (model process → app):
     {"type": "status", "id": ID,
      "state": "idle"|"loading"|"ready"|"generating"|"capturing",
      "model": {...}|null, "pid": INT, "rss_bytes": INT, "versions": {...}}
-    {"type": "error", "id": ID|null, "code": CODE, "message": STR}
+    {"type": "devices", "id": ID, "backend": STR, "devices": [{...}, ...],
+     "devices_note": STR|null, "gpu_offload": BOOL, "cpu_features": [STR, ...],
+     "system_info": STR, "engine": {...}}
+    {"type": "error", "id": ID|null, "code": CODE, "message": STR,
+     "retry": [{...}, ...]}                  # "retry" only with code "load_memory"; see below
 
 What-if data (token events with records): `candidates` are the 64 highest logits (the token
 ids with their logits) as they enter top-k, that is after the penalties (the raw logits when
@@ -117,11 +122,36 @@ llama.cpp can use, memory in bytes, null where unknown; a CPU's free memory is w
 reports available, as ggml calls all RAM free) and "devices_note": STR|null (why the list came
 from the system instead of llama.cpp, when it did).
 
+`devices`: what this build of llama.cpp can run models on, answered at once like `status` (also
+while a reply is generating, and with or without a model loaded: free memory is read anew each
+time).  "devices" and "devices_note" are as in the model description above; "backend" is the
+backend that would run the layers with every layer offloaded (n_gpu_layers -1): "CPU" on a
+build without GPU offload; "gpu_offload" is llama_supports_gpu_offload(); "cpu_features" the
+instruction sets the CPU backend was built to use ("AVX2", "FMA", "F16C", "NEON" ...), parsed
+from "system_info" (llama_print_system_info()); "engine" the versions, as in `ready`.
+
+Out of memory at load: when llama.cpp cannot allocate what a load needs (the weights, the KV
+cache, the compute buffers; in RAM or on a GPU), the error's code is "load_memory" instead of
+"load", its message says what could not be allocated ("Not enough memory to load this model
+with a 32768-token context (llama.cpp could not allocate 755 MB for the KV cache); try a smaller
+context or close other programs."), and "retry" lists settings to try next, most useful first:
+dicts of `load` fields to change, each with a "label" for a button, e.g.
+[{"n_gpu_layers": 15, "label": "15 GPU layers"}, {"n_gpu_layers": 0, "label": "CPU only"},
+{"n_ctx": 4096, "label": "context 4096"}] (see chatapp.engine.memory_retry).  The model
+process frees what the failed load took, so the retry can go to the same process.
+
+Memory cap: with CHATAPP_ENGINE_MEMORY_LIMIT=<bytes> in its environment, the model process caps
+its own address space at start (RLIMIT_AS, where the platform has it): a way to keep a model
+process from taking the whole machine, and to test out-of-memory handling.  Address space is
+more than resident memory (thread stacks, malloc arenas and mapped model files count), so the
+cap must leave room above what an idle model process maps (about 300-400 MB).  Unset, nothing
+is capped.
+
 Error codes: "bad_request", "preflight" (the file failed the header check), "load" (llama.cpp
-refused the file), "not_loaded", "busy", "template" (the chat template failed or was stopped),
-"generation", "internal", and — produced by the app side, not the model process — "crashed"
-(the model process died; the message names the signal or exit code and llama.cpp's last words),
-"timeout".
+refused the file), "load_memory" (out of memory at load, with "retry"), "not_loaded", "busy",
+"template" (the chat template failed or was stopped), "generation", "internal", and — produced
+by the app side, not the model process — "crashed" (the model process died; the message names
+the signal or exit code and llama.cpp's last words), "timeout".
 """
 
 from __future__ import annotations
@@ -129,10 +159,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-OPS = frozenset({"load", "generate", "attention", "cancel", "unload", "status", "shutdown"})
+OPS = frozenset(
+    {"load", "generate", "attention", "cancel", "unload", "status", "devices", "shutdown"}
+)
 EVENTS = frozenset(
     {"ready", "progress", "loaded", "context", "token", "done", "attention", "unloaded",
-     "status", "error"}
+     "status", "devices", "error"}
 )
 
 #: Longest line accepted from the other side (a token event with records is a few KB).

@@ -23,6 +23,7 @@ from llama_cpp import _internals as internals
 from chatapp.engine.chat_template import ChatTemplate, TemplateError
 from chatapp.engine.gguf_preflight import GGUFInfo, inspect_gguf
 from chatapp.engine.threads import ThreadChoice, choose_threads
+from chatapp.models.fit import FitVerdict, ModelShape, assess, best_gpu_layers
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ class LoadSettings:
         path: the GGUF file.
         n_ctx: context window in tokens (0 = the model's trained length, capped at 32768).
         n_threads / n_threads_batch: None = chosen with headroom (chatapp.engine.threads).
-        n_gpu_layers: layers offloaded to the GPU (-1 = all, 0 = CPU only).
+        n_gpu_layers: layers offloaded to the GPU (-1 = auto: as many as fit in free GPU
+            memory, see choose_gpu_layers; 0 = CPU only).
         flash_attn: flash attention (must be off to observe attention weights).
         n_batch: prompt tokens decoded per llama_decode call.
     """
@@ -48,7 +50,16 @@ class LoadSettings:
 
 
 class LoadError(Exception):
-    """A model could not be loaded; str() says why in words a user understands."""
+    """A model could not be loaded; str() says why in words a user understands.
+
+    Attributes:
+        gpu_layers: the layers the failed load gave the GPU (the resolved "auto"), or None
+            when the failure came before that was decided.
+    """
+
+    def __init__(self, message: str, gpu_layers: int | None = None) -> None:
+        super().__init__(message)
+        self.gpu_layers = gpu_layers
 
 
 _log_tail: list[str] = []
@@ -100,8 +111,18 @@ class LoadedModel:
         self.threads: ThreadChoice = choose_threads(settings.n_threads, settings.n_threads_batch)
         n_ctx = settings.n_ctx or min(self.info.context_length or 4096, 32768)
 
+        #: True when the layers on the GPU were chosen here ("auto"), not by the user.
+        self.gpu_layers_auto = settings.n_gpu_layers < 0
+        # llama.cpp reads -1 as "every layer", which fails to load (or crawls) when the GPU is
+        # too small: "auto" is decided here, before the load, from the GPUs' free memory.
+        self._n_gpu_layers, self.fit = choose_gpu_layers(
+            settings.n_gpu_layers, self.info, n_ctx,
+            backend_and_devices(0)["devices"], offload_supported=_gpu_offload_supported(),
+            path=settings.path, n_batch=settings.n_batch, flash_attn=settings.flash_attn,
+        )
+
         mparams = llama_cpp.llama_model_default_params()
-        mparams.n_gpu_layers = settings.n_gpu_layers
+        mparams.n_gpu_layers = self._n_gpu_layers
         progress = _progress_callback(on_progress)
         if progress is not None:
             mparams.progress_callback = progress
@@ -111,7 +132,7 @@ class LoadedModel:
                 path_model=settings.path, params=mparams, verbose=True
             )
         except ValueError as exc:
-            raise LoadError(_explain(str(exc))) from None
+            raise LoadError(_explain(str(exc)), self._n_gpu_layers) from None
 
         self._model: Any = model
         cparams = llama_cpp.llama_context_default_params()
@@ -130,7 +151,7 @@ class LoadedModel:
             self._ctx: Any = internals.LlamaContext(model=model, params=cparams, verbose=True)
         except ValueError as exc:
             model.close()
-            raise LoadError(_explain(str(exc))) from None
+            raise LoadError(_explain(str(exc)), self._n_gpu_layers) from None
 
         self.model_ptr: Any = self._model.model
         self.ctx_ptr: Any = self._ctx.ctx
@@ -180,10 +201,12 @@ class LoadedModel:
             "n_threads": self.threads.n_threads,
             "n_threads_batch": self.threads.n_threads_batch,
             "threads_reason": self.threads.reason,
-            # What runs on the GPU, not what was asked: "auto" (-1) means every layer where
-            # llama.cpp can offload, and nothing on a CPU-only build.
+            # What runs on the GPU, not what was asked: "auto" (-1) is the most layers that fit
+            # in free GPU memory (gpu_layers_auto), and nothing on a CPU-only build.
             "n_gpu_layers": self.gpu_layers,
             "n_gpu_layers_requested": self.settings.n_gpu_layers,
+            "gpu_layers_auto": self.gpu_layers_auto,
+            "fit": fit_fields(self.fit),
             "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
             "flash_attn": self.settings.flash_attn,
             "chat_template": "built-in ChatML fallback" if self.template.is_fallback
@@ -195,11 +218,12 @@ class LoadedModel:
 
     @property
     def gpu_layers(self) -> int:
-        """How many layers llama.cpp offloads (its count includes the output layer)."""
+        """How many layers llama.cpp offloads (its count includes the output layer); "auto" as
+        it was resolved before the load."""
         if not llama_cpp.llama_supports_gpu_offload():
             return 0
         n_layer = int(llama_cpp.llama_model_n_layer(self.model_ptr))
-        requested = self.settings.n_gpu_layers
+        requested = self._n_gpu_layers
         return n_layer + 1 if requested < 0 else min(requested, n_layer + 1)
 
     def tokenize(self, text: str) -> list[int]:
@@ -251,6 +275,91 @@ class LoadedModel:
         self.cached_tokens = []
         gc.collect()
         release_free_heap()
+
+
+# -- "auto" GPU layers -------------------------------------------------------------------------
+
+
+def choose_gpu_layers(
+    requested: int,
+    info: GGUFInfo,
+    n_ctx: int,
+    devices: Sequence[dict[str, Any]],
+    *,
+    offload_supported: bool,
+    path: str | None = None,
+    n_batch: int = 512,
+    flash_attn: bool = False,
+) -> tuple[int, FitVerdict | None]:
+    """The n_gpu_layers to give llama.cpp for `requested`, and the fit verdict behind it.
+
+    A request of 0 or more is the user's and stands. A negative one ("auto") becomes the most
+    layers whose estimated memory fits in the GPUs' free memory (chatapp.models.fit), and 0
+    without a GPU, with a GPU whose free memory is unknown, or on a build without offload.
+    When even all those layers leave too little RAM, it is still the most the GPU takes: that
+    is the least RAM the model can need. `devices`: backend_and_devices()["devices"]. `path`:
+    the model file, to find the other parts of a split model. The verdict is None when the
+    header does not allow an estimate; "auto" then keeps llama.cpp's own "all layers" where
+    offload works (the behaviour before estimates existed).
+    """
+    usable = list(devices) if offload_supported else [
+        d for d in devices if d.get("type") not in _GPU_TYPES
+    ]
+    shape: ModelShape | None
+    verdict: FitVerdict | None
+    try:
+        shape = ModelShape.from_info(info, _split_total(path, info.split_count))
+        verdict = assess(shape, n_ctx, usable, n_batch=n_batch, flash_attn=flash_attn)
+    except ValueError:  # FitError (the header lacks what it takes), or settings llama.cpp
+        shape, verdict = None, None  # will refuse itself, in its own words
+    if requested >= 0:
+        return requested, verdict
+    if not offload_supported:
+        return 0, verdict
+    if shape is None or verdict is None:
+        return -1, verdict
+    if verdict.kind == "too_big" and verdict.vram_free is not None:
+        return best_gpu_layers(shape, n_ctx, verdict.vram_free, reserve_vram=verdict.reserve_vram,
+                               n_batch=n_batch, flash_attn=flash_attn), verdict
+    return verdict.gpu_layers, verdict
+
+
+#: The names llama.cpp's gguf-split gives the parts of a model: NAME-00001-of-00003.gguf.
+_SPLIT_NAME = re.compile(r"^(?P<stem>.*)-00001-of-(?P<n>\d{5})\.gguf$")
+
+
+def _split_total(path: str | None, parts: int | None) -> int | None:
+    """The size of all parts of a split model whose first part is `path` (None: not split, or
+    a part is missing or not named the way gguf-split names them)."""
+    if path is None or not parts or parts < 2:
+        return None
+    found = _SPLIT_NAME.match(os.path.basename(path))
+    if found is None or int(found["n"]) != parts:
+        return None
+    folder, stem = os.path.dirname(path), found["stem"]
+    total = 0
+    for i in range(1, parts + 1):
+        size = _file_size(os.path.join(folder, f"{stem}-{i:05d}-of-{parts:05d}.gguf"))
+        if size is None:
+            return None
+        total += size
+    return total
+
+
+def fit_fields(verdict: FitVerdict | None) -> dict[str, Any] | None:
+    """The fit verdict as the `loaded` event carries it (see describe())."""
+    if verdict is None:
+        return None
+    return {
+        "kind": verdict.kind,
+        "gpu_layers": verdict.gpu_layers,
+        "n_layer": verdict.n_layer,
+        "need_host_bytes": verdict.need.host,
+        "need_gpu_bytes": verdict.need.gpu,
+        "ram_free": verdict.ram_free,
+        "vram_free": verdict.vram_free,
+        "summary": verdict.summary(),
+    }
 
 
 def _file_size(path: str) -> int | None:
@@ -448,3 +557,30 @@ def _explain(message: str) -> str:
     if detail:
         return f"{message}: {detail}"
     return message
+
+
+#: Entries of the CPU section of llama_print_system_info() that are build options, not
+#: instruction sets (llamafile's kernels, OpenMP threads, weight repacking, Arm's KleidiAI).
+_CPU_BUILD_OPTIONS = frozenset({"LLAMAFILE", "OPENMP", "REPACK", "KLEIDIAI", "ACCELERATE"})
+
+
+def cpu_features(system_info: str) -> list[str]:
+    """The CPU instruction-set features llama.cpp's CPU backend was built to use ("AVX2",
+    "FMA", "F16C", "NEON" ...), in the order llama_print_system_info() lists them.
+
+    Reads the "CPU : SSE3 = 1 | AVX = 1 | ..." section (other backends' sections, such as
+    "CUDA : ARCHS = 890 | ...", are skipped); a feature counts when its value is 1.  Counts
+    such as "SVE_CNT = 16" and build options such as OPENMP are left out.
+    """
+    features: list[str] = []
+    section = ""
+    for part in system_info.split("|"):
+        entry = part.strip()
+        if " : " in entry:  # "CPU : SSE3 = 1": a backend's section starts with its first entry
+            section, entry = (s.strip() for s in entry.split(" : ", 1))
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        if (section == "CPU" and sep and value.strip() == "1" and name
+                and name not in _CPU_BUILD_OPTIONS):
+            features.append(name)
+    return features

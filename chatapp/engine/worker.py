@@ -1,14 +1,20 @@
 """The model process: `python -m chatapp.engine.worker`.
 
 Reads commands from stdin and writes events to stdout (see chatapp.engine.protocol).  The main
-thread reads commands, so `cancel` and `status` are answered while a reply is generating; one
-engine thread owns the model and runs load / generate / attention / unload in order.  When stdin
-closes (the app is gone) the process exits.
+thread reads commands, so `cancel`, `status` and `devices` are answered while a reply is
+generating; one engine thread owns the model and runs load / generate / attention / unload in
+order.  When stdin closes (the app is gone) the process exits.
+
+CHATAPP_ENGINE_MEMORY_LIMIT=<bytes> caps the process's address space at start (RLIMIT_AS): a
+way to keep a model process from taking the whole machine (a load that would pass the cap fails
+with "load_memory" instead); see protocol.py.  Unset, nothing is capped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
+import gc
 import os
 import queue
 import signal
@@ -43,6 +49,9 @@ class Worker:
         self.state = "idle"
         self._model: Any = None  # LoadedModel, owned by the engine thread
         self._model_info: dict[str, Any] | None = None
+        # llama_print_system_info() fills a static buffer: read it once, before the engine
+        # thread (whose describe() calls it too) can race the reading thread's `devices`.
+        self._system_info: str | None = None
         self._engine = threading.Thread(target=self._engine_loop, name="engine", daemon=True)
 
     def emit(self, message: dict[str, Any]) -> None:
@@ -60,6 +69,7 @@ class Worker:
         """Run until `shutdown` or the end of stdin."""
         from chatapp.engine.versions import engine_versions
 
+        self._system_info_text()
         self._writer.start()
         self._engine.start()
         self.emit({"type": "ready", "pid": os.getpid(), "versions": engine_versions()})
@@ -86,6 +96,8 @@ class Worker:
             return False
         if op == "status":
             self.emit(self._status(req_id))
+        elif op == "devices":  # cheap like status: never queued behind a reply
+            self.emit(self._devices(req_id))
         elif op == "cancel":
             for key, flag in list(self._cancels.items()):
                 if cmd.get("id") in (None, key) and not flag.is_set():
@@ -112,6 +124,33 @@ class Worker:
             "type": "status", "id": req_id, "state": self.state, "model": self._model_info,
             "pid": os.getpid(), "rss_bytes": rss_bytes(), "versions": engine_versions(),
         }
+
+    def _system_info_text(self) -> str:
+        if self._system_info is None:
+            import llama_cpp
+
+            raw = llama_cpp.llama_print_system_info()
+            self._system_info = raw.decode("utf-8", "replace").strip()
+        return self._system_info
+
+    def _devices(self, req_id: str) -> dict[str, Any]:
+        """The `devices` event (see protocol.py)."""
+        try:
+            import llama_cpp
+
+            from chatapp.engine.runtime import backend_and_devices, cpu_features
+            from chatapp.engine.versions import engine_versions
+
+            system_info = self._system_info_text()
+            return {
+                "type": "devices", "id": req_id,
+                **backend_and_devices(-1, system_info=system_info),
+                "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+                "cpu_features": cpu_features(system_info),
+                "system_info": system_info, "engine": engine_versions(),
+            }
+        except Exception as exc:  # the reading thread must go on reading
+            return protocol.error(req_id, "internal", f"{type(exc).__name__}: {exc}")
 
     def _engine_loop(self) -> None:
         try:
@@ -170,7 +209,9 @@ class Worker:
             except GGUFPreflightError as exc:
                 return protocol.error(req_id, "preflight", f"not a usable model file: {exc}")
             except LoadError as exc:
-                return protocol.error(req_id, "load", f"llama.cpp could not load it: {exc}")
+                return _load_failure(req_id, settings, str(exc), exc.gpu_layers)
+            except MemoryError:
+                return _load_failure(req_id, settings, "out of memory (MemoryError)")
             except Exception as exc:
                 return protocol.error(req_id, "load", f"{type(exc).__name__}: {exc}")
             try:
@@ -290,6 +331,52 @@ class Worker:
         self.state = "idle"
 
 
+def _load_failure(req_id: str, settings: Any, message: str,
+                  resolved_gpu_layers: int | None = None) -> dict[str, Any]:
+    """The error event for a load llama.cpp refused: "load_memory" with retry options when it
+    ran out of memory, else "load".  Frees what the failed attempt left behind first, so that
+    a retry in this process has all the memory there is."""
+    from chatapp.engine import memory_retry, runtime
+
+    # llama.cpp's own error lines from this load (runtime keeps them to explain failures).
+    lines = list(runtime._log_tail)
+    gc.collect()
+    runtime.release_free_heap()
+    if not memory_retry.is_memory_error(message, lines):
+        return protocol.error(req_id, "load", f"llama.cpp could not load it: {message}")
+    n_ctx, gpu_layers = _asked_of_llama(settings)
+    if resolved_gpu_layers is not None:  # what the load really gave the GPU ("auto" resolved)
+        gpu_layers = resolved_gpu_layers
+    event = protocol.error(req_id, "load_memory", memory_retry.memory_message(
+        message, lines, n_ctx=n_ctx, gpu_layers=gpu_layers))
+    weights = memory_retry.allocation_target(message, lines) == memory_retry.WEIGHTS
+    event["retry"] = memory_retry.retry_options(
+        dataclasses.replace(settings, n_ctx=n_ctx), gpu_layers, weights=weights)
+    return event
+
+
+def _asked_of_llama(settings: Any) -> tuple[int, int]:
+    """The context size and GPU layers a failed load asked for (0 context = the model's
+    trained length capped at 32768, as LoadedModel resolves it).  When the load did not say
+    how many layers it gave the GPU, a negative count ("auto") counts as every layer and the
+    output layer: the most it can have been, so that the retry offers half of that and the
+    CPU.  The header is read again: the failed load kept
+    nothing."""
+    import llama_cpp
+
+    from chatapp.engine.gguf_preflight import GGUFPreflightError, inspect_gguf
+    from chatapp.engine.memory_retry import resolve_gpu_layers
+
+    try:
+        info = inspect_gguf(settings.path)
+        context_length, n_layer = info.context_length, info.block_count
+    except (GGUFPreflightError, OSError):
+        context_length = n_layer = None
+    n_ctx = settings.n_ctx or min(context_length or 4096, 32768)
+    offload = bool(llama_cpp.llama_supports_gpu_offload())
+    return n_ctx, resolve_gpu_layers(settings.n_gpu_layers, n_layer, offload)
+
+
 def _opt_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
@@ -344,8 +431,41 @@ def rss_bytes() -> int:
         return 0
 
 
+def apply_memory_limit(value: str | None) -> str | None:
+    """Cap this process's address space at `value` bytes (CHATAPP_ENGINE_MEMORY_LIMIT).
+
+    Returns why nothing was capped (None when capped, or when `value` is unset or empty): a
+    value that is not a positive whole number, a platform without RLIMIT_AS, or a cap the
+    system refused.  The cap never exceeds the hard limit already in force.
+    """
+    if not value or not value.strip():
+        return None
+    try:
+        limit = int(value.strip())
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        return f"CHATAPP_ENGINE_MEMORY_LIMIT={value!r} is not a positive number of bytes"
+    try:
+        import resource
+    except ImportError:  # Windows
+        return "CHATAPP_ENGINE_MEMORY_LIMIT is ignored: this platform has no RLIMIT_AS"
+    try:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (AttributeError, OSError, ValueError) as exc:  # no RLIMIT_AS (macOS lacks it)
+        return f"CHATAPP_ENGINE_MEMORY_LIMIT could not be applied: {exc}"
+    return None
+
+
 def main() -> None:
     """Entry point of the model process."""
+    # First, before the engine maps anything: the cap is meant to cover all of it.
+    refused = apply_memory_limit(os.environ.get("CHATAPP_ENGINE_MEMORY_LIMIT"))
+    if refused:
+        print(f"[chatapp] {refused}", file=sys.stderr, flush=True)
     # The app owns cancellation; Ctrl+C in a terminal reaches the whole process group.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Keep the protocol channel for ourselves: anything C code prints to stdout goes to stderr.

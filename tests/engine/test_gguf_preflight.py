@@ -490,3 +490,156 @@ def test_module_imports_only_the_standard_library() -> None:
         elif isinstance(node, ast.ImportFrom) and node.module:
             imported.add(node.module.split(".")[0])
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported
+
+
+# --- layer sizes, attention shape, split files ----------------------------------------------------
+
+
+def test_starter_model_layer_bytes_and_output(starter_model: Path) -> None:
+    info = inspect_gguf(starter_model)
+    reader = gguf.GGUFReader(starter_model)
+    sizes = {t.name: int(t.n_bytes) for t in reader.tensors}
+    assert info.block_bytes == sum(n for name, n in sizes.items() if name.startswith("blk."))
+    assert info.other_bytes == sizes["token_embd.weight"] + sizes["output_norm.weight"]
+    assert info.block_bytes + info.other_bytes == sum(sizes.values()) == 96_576_768
+    # SmolLM2 ties its output layer to the embeddings: llama.cpp loads a copy of token_embd.
+    assert info.output_tied is True
+    assert info.output_bytes == sizes["token_embd.weight"] + sizes["output_norm.weight"]
+    assert (info.key_length, info.value_length, info.sliding_window) == (None, None, None)
+    assert info.split_count is None
+    d = info.to_dict()
+    assert (d["block_bytes"], d["other_bytes"]) == (info.block_bytes, info.other_bytes)
+    assert d["output_tied"] is True and d["split_count"] is None
+
+
+def test_attention_lengths_sliding_window_split_count_and_separate_output(tmp_path: Path) -> None:
+    path = tmp_path / "shaped.gguf"
+    w = gguf.GGUFWriter(path, "llama")
+    w.add_block_count(1)
+    w.add_embedding_length(32)
+    w.add_head_count(4)
+    w.add_key_length(16)
+    w.add_value_length(8)
+    w.add_sliding_window(4096)
+    w.add_uint16("split.count", 3)
+    rng = np.random.default_rng(0)
+    w.add_tensor("token_embd.weight", rng.standard_normal((10, 32), dtype=np.float32))
+    w.add_tensor("output.weight", rng.standard_normal((10, 32), dtype=np.float32))
+    w.add_tensor("output_norm.weight", np.ones(32, dtype=np.float32))
+    w.add_tensor("blk.0.attn_norm.weight", np.ones(32, dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    info = inspect_gguf(path)
+    assert (info.key_length, info.value_length, info.sliding_window) == (16, 8, 4096)
+    assert info.split_count == 3
+    assert info.block_bytes == 32 * 4
+    assert info.other_bytes == (10 * 32 * 2 + 32) * 4
+    assert info.output_tied is False
+    assert info.output_bytes == (10 * 32 + 32) * 4  # output.weight and output_norm only
+    json.dumps(info.to_dict(), allow_nan=False)
+
+
+# --- a prefix of the file (the first bytes fetched from the Hub) ----------------------------------
+
+
+def test_prefix_of_the_starter_model_describes_the_whole_file(
+    starter_model: Path, tmp_path: Path
+) -> None:
+    full = inspect_gguf(starter_model)
+    size = starter_model.stat().st_size
+    prefix = tmp_path / "prefix.gguf"
+    with starter_model.open("rb") as f:
+        prefix.write_bytes(f.read(2 * 1024 * 1024))
+    info = inspect_gguf(prefix, declared_size=size)
+    assert info.file_size == size
+    assert {**info.to_dict(), "path": ""} == {**full.to_dict(), "path": ""}
+    assert info.chat_template == full.chat_template
+
+
+def test_a_prefix_too_short_for_the_header_asks_for_more(
+    starter_model: Path, tmp_path: Path
+) -> None:
+    size = starter_model.stat().st_size
+    prefix = tmp_path / "prefix.gguf"
+    with starter_model.open("rb") as f:
+        prefix.write_bytes(f.read(256 * 1024))  # the header is about 1.8 MB
+    with pytest.raises(GGUFPreflightError) as err:
+        inspect_gguf(prefix, declared_size=size)
+    assert err.value.needs_more is True
+    assert "262,144 bytes" in str(err.value)
+    # Without a declared size the same bytes are simply a truncated file.
+    with pytest.raises(GGUFPreflightError) as err:
+        inspect_gguf(prefix)
+    assert err.value.needs_more is False
+    assert "truncated" in err.value.reason
+
+
+def test_every_cut_of_a_valid_file_is_either_enough_or_asks_for_more(tmp_path: Path) -> None:
+    data = hg.valid_gguf()
+    full = inspect_gguf(_write(tmp_path / "full.gguf", data))
+    path = tmp_path / "prefix.gguf"
+    enough = 0
+    for cut in range(1, len(data) + 1):
+        _write(path, data[:cut])
+        try:
+            info = inspect_gguf(path, declared_size=len(data))
+        except GGUFPreflightError as exc:
+            assert exc.needs_more, f"cut at {cut}: {exc.reason}"
+            continue
+        enough += 1
+        assert {**info.to_dict(), "path": ""} == {**full.to_dict(), "path": ""}, cut
+    assert 0 < enough < len(data)  # cuts inside the tensor data, and none inside the header
+
+
+def test_a_declared_size_is_still_checked_against_the_tensors(
+    starter_model: Path, tmp_path: Path
+) -> None:
+    prefix = tmp_path / "prefix.gguf"
+    with starter_model.open("rb") as f:
+        prefix.write_bytes(f.read(2 * 1024 * 1024))
+    with pytest.raises(GGUFPreflightError) as err:
+        inspect_gguf(prefix, declared_size=3 * 1024 * 1024)  # tensors need about 92 MB
+    assert err.value.needs_more is False
+    assert "extends past the end of the data section" in err.value.reason
+
+
+def test_a_declared_size_smaller_than_the_file_is_an_error(tmp_path: Path) -> None:
+    data = hg.valid_gguf()
+    path = _write(tmp_path / "base.gguf", data)
+    with pytest.raises(GGUFPreflightError) as err:
+        inspect_gguf(path, declared_size=len(data) - 1)
+    assert err.value.needs_more is False
+    assert f"{len(data):,} bytes long" in err.value.reason
+    assert inspect_gguf(path, declared_size=len(data)).file_size == len(data)
+
+
+def test_hostile_files_judged_the_same_with_their_own_size_declared(tmp_path: Path) -> None:
+    path = tmp_path / "hostile.gguf"
+    for case in hg.hostile_cases():
+        _write(path, case.data)
+        with pytest.raises(GGUFPreflightError) as plain:
+            inspect_gguf(path)
+        with pytest.raises(GGUFPreflightError) as declared:
+            inspect_gguf(path, declared_size=len(case.data))
+        assert declared.value.reason == plain.value.reason, case.label
+        assert not declared.value.needs_more, case.label
+
+
+def test_hostile_prefix_of_a_huge_declared_file_reads_only_what_is_there(tmp_path: Path) -> None:
+    # A header claiming 16M vocabulary strings passes the bounds check against a declared
+    # 1 TB file; the walk must stop at the end of the prefix without allocating for the claim.
+    body = hg.u32(3) + hg.u64(0) + hg.u64(1)
+    body += hg.gstr(b"tokenizer.ggml.tokens") + hg.u32(9) + hg.u32(8) + hg.u64(16_000_000)
+    body += hg.u64(3) + b"abc"
+    path = _write(tmp_path / "prefix.gguf", b"GGUF" + body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(GGUFPreflightError) as err:
+            inspect_gguf(path, declared_size=10**12)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.value.needs_more is True
+    assert peak < 2 * 1024 * 1024

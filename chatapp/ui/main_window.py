@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -56,6 +56,7 @@ from chatapp.ui.composer import Composer
 from chatapp.ui.inside import InsidePanel
 from chatapp.ui.message_view import confirm_and_open
 from chatapp.ui.model_bar import ModelBar
+from chatapp.ui.model_management import ModelManagement, dropped_model_paths
 from chatapp.ui.reply_save import ReplySave
 from chatapp.ui.settings_dialog import SettingsDialog, SettingsValues
 from chatapp.ui.shortcut_sheet import ShortcutSection, ShortcutSheet
@@ -162,6 +163,16 @@ class MainWindow(QMainWindow):
         #: The model file loaded or being loaded.
         self.model_path: Path | None = None
         self._installer = ThreadPoolExecutor(1, thread_name_prefix="chatapp-starter")
+        #: The load settings of the last load (a retry after running out of memory
+        #: starts from them).
+        self._load_kwargs: dict[str, Any] = {}
+        #: The Models window, downloads and imports.
+        self.models = ModelManagement(self, engine, lambda: self.app_settings.n_ctx or 4096)
+        self.models.sig_load.connect(self.load_model)
+        self.models.sig_library_changed.connect(self.model_bar.refresh_models)
+        self.model_bar.sig_manage_models.connect(self.models.open_window)
+        # A .gguf file dropped anywhere on the window is imported and loaded.
+        self.setAcceptDrops(True)
         #: The settings dialog while it is open.
         self.settings_dialog: SettingsDialog | None = None
 
@@ -278,6 +289,7 @@ class MainWindow(QMainWindow):
                                       self.open_settings)
         self.action_open_model = action([QKeySequence(std.Open)],
                                         self.model_bar.open_action.trigger)
+        self.action_models = action(["Ctrl+Shift+M"], self.models.open_window)
         self.action_stop = action(["Ctrl+."], self.stop)
         self.action_regenerate = action(["Ctrl+R"], lambda: self._on_last_reply("regenerate"))
         self.action_continue = action(["Ctrl+Shift+R"], lambda: self._on_last_reply("continue"))
@@ -294,7 +306,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         self.menu_file = bar.addMenu("")
         self.menu_file.addActions([self.sidebar.action_new_chat, self.action_open_model,
-                                   self.action_settings])
+                                   self.action_models, self.action_settings])
         self.menu_file.addSeparator()
         self.menu_file.addAction(self.action_quit)
         self.menu_chat = bar.addMenu("")
@@ -335,7 +347,8 @@ class MainWindow(QMainWindow):
             (self.tr("Replies"), [self.action_regenerate, self.action_continue,
                                   self.action_copy_reply, self.action_previous,
                                   self.action_next]),
-            (self.tr("Window"), [self.action_open_model, self.action_settings,
+            (self.tr("Window"), [self.action_open_model, self.action_models,
+                                 self.action_settings,
                                  self.action_toggle_sidebar, self.action_toggle_inside,
                                  self.action_shortcuts,
                                  self.action_quit]),
@@ -468,12 +481,32 @@ class MainWindow(QMainWindow):
         if self.isVisible():
             self.save_layout()
         self._installer.shutdown(wait=False, cancel_futures=True)
+        self.models.shutdown()
         super().closeEvent(event)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept drags that carry .gguf files."""
+        if dropped_model_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Import dropped .gguf files into the library and load the first usable one."""
+        paths = dropped_model_paths(event.mimeData())
+        if not paths:
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+        imported = self.models.import_dropped(paths)
+        if imported:
+            self.load_model(imported[0])
 
     def _retranslate(self) -> None:
         for action, text in (
                 (self.action_settings, self.tr("Settings…")),
                 (self.action_open_model, self.tr("Open a model…")),
+                (self.action_models, self.tr("Models: library and downloads…")),
                 (self.action_stop, self.tr("Stop the reply")),
                 (self.action_regenerate, self.tr("Regenerate the last reply")),
                 (self.action_continue, self.tr("Continue the last reply")),
@@ -640,8 +673,23 @@ class MainWindow(QMainWindow):
         self._model_name = path.name
         self.model_bar.show_loading(path.name)
         self._show_empty_state()
-        self._load_id = self.engine.load(path, **self.app_settings.engine_load_kwargs())
+        self._load_kwargs = self.app_settings.engine_load_kwargs()
+        self._load_id = self.engine.load(path, **self._load_kwargs)
         self.sig_model_chosen.emit(path)
+
+    def _retry_load(self, overrides: dict[str, Any]) -> None:
+        """Load the same model again with less memory (the user's choice after running out).
+
+        The overrides apply to this load only: the saved settings stay as the user set them.
+        """
+        path = self.model_path
+        if path is None or self._busy:
+            return
+        self._ready = False
+        self.model_bar.show_loading(path.name)
+        self._show_empty_state()
+        self._load_kwargs = self._load_kwargs | overrides
+        self._load_id = self.engine.load(path, **self._load_kwargs)
 
     def install_starter(self) -> None:
         """Install the starter model off the GUI thread, then load it."""
@@ -1069,6 +1117,10 @@ class MainWindow(QMainWindow):
             self._ready = False
             self.model_bar.show_failed(message)
             self._show_empty_state()
+            options = event.get("retry")
+            if (event.get("code") == "load_memory" and isinstance(options, list) and options
+                    and self.model_path is not None):
+                self.models.offer_memory_retry(message, options, self._retry_load)
         self.statusBar().showMessage(message)
 
     def _reply_saved(self, message: Message | None) -> None:

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatapp.models.library import imported_paths, is_later_part
 from chatapp.models.starter import STARTER
 from chatapp.paths import models_dir
 
@@ -254,11 +255,13 @@ class ModelBar(QWidget):
     Signals:
         sig_load_requested(Path): the user chose a model to load.
         sig_install_starter(): the user asked for the starter model to be installed.
+        sig_manage_models(): the user asked for the Models window (library and downloads).
 
     Attributes:
         model_button: the selector (a button with a menu), showing the model's name.
         model_menu: its menu.
         open_action: the menu's "Open model…".
+        manage_action: the menu's "Manage and download models…".
         status_label: the state in words (elided to fit).
         summary_label: the loaded model's summary (elided to fit; full details as tooltip).
         details_button: opens `details_dialog` (loaded state).
@@ -271,6 +274,7 @@ class ModelBar(QWidget):
 
     sig_load_requested = Signal(object)
     sig_install_starter = Signal()
+    sig_manage_models = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         """Build the bar in the no-model state and list the models folder once."""
@@ -293,6 +297,8 @@ class ModelBar(QWidget):
         self.model_menu.aboutToShow.connect(self.refresh_models)
         self.open_action = self.model_menu.addAction("")
         self.open_action.triggered.connect(self._choose_file)
+        self.manage_action = self.model_menu.addAction("")
+        self.manage_action.triggered.connect(lambda: self.sig_manage_models.emit())
         # A push button with a menu, not a tool button: its menu arrow gets room of its own
         # instead of being drawn over the end of the name.
         self.model_button = QPushButton()
@@ -365,15 +371,22 @@ class ModelBar(QWidget):
             entries = list(models_dir().iterdir())
         except OSError:
             entries = []  # an unreadable folder lists nothing; "Open model…" still works
-        self._folder_models = sorted(
-            (p for p in entries if p.suffix.lower() == ".gguf" and p.is_file()),
+        # The later parts of a split model are not models of their own: llama.cpp is given
+        # the first part and finds the rest beside it.
+        folder = sorted(
+            (p for p in entries
+             if p.suffix.lower() == ".gguf" and p.is_file() and not is_later_part(p)),
             key=lambda p: p.name.casefold(),
         )
+        known = {_key(p) for p in folder}
+        # Files imported into the library (kept where they are) come after the folder's own.
+        imported = [p for p in imported_paths() if _key(p) not in known and p.is_file()]
+        self._folder_models = folder + imported
 
     def _rebuild_menu(self) -> None:
         menu = self.model_menu
         for action in menu.actions():
-            if action is not self.open_action:
+            if action not in (self.open_action, self.manage_action):
                 menu.removeAction(action)
                 self._group.removeAction(action)
                 action.deleteLater()
@@ -469,6 +482,7 @@ class ModelBar(QWidget):
 
     def _retranslate(self) -> None:
         self.open_action.setText(self.tr("Open model…"))
+        self.manage_action.setText(self.tr("Manage and download models…"))
         self.model_button.setAccessibleName(self.tr("Model"))
         self.details_button.setText(self.tr("Details"))
         self.details_button.setToolTip(self.tr("Everything known about the loaded model"))

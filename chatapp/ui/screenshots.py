@@ -67,6 +67,11 @@ PROVENANCE = {"model_file": "SmolLM2-135M-Instruct.Q4_1.gguf", "seed": 1234,
               "prompt_tokens": 61, "n_ctx": 4096, "finish_reason": "stop"}
 
 
+def _facts_shown(details: Callable[[], str]) -> Callable[[], bool]:
+    """True once the library's details show the slow facts (hash, support check)."""
+    return lambda: "computing" not in details().lower()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Write the screenshots; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m chatapp.ui.screenshots")
@@ -230,6 +235,23 @@ def main(argv: list[str] | None = None) -> int:
         if sheets:
             shot(sheets[-1], f"shortcuts-{theme}-{language}")
             sheets[-1].close()
+
+    if model is not None:
+        from chatapp.models.library import import_model
+
+        import_model(model)  # the scratch data folder's library: the model, imported
+    for theme, language in (("light", "en"), ("dark", "zh_CN")):
+        look(theme, language)
+        window.models.open_window("library")
+        models = window.models.models_window
+        models.resize(1100, 700)
+        if model is not None:
+            # The SHA-256 and the engine support check arrive from a worker thread.
+            wait(_facts_shown(models.library.details_text), timeout=120)
+        shot(models, f"models-library-{theme}-{language}")
+        models.show_hub()
+        shot(models, f"models-hub-empty-{theme}-{language}")
+        models.hide()
 
     window.close()
     engine.shutdown()

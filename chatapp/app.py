@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from chatapp import __version__
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication, QWidget
 
 #: Config-file key of the models opened recently (newest first).
@@ -20,6 +21,24 @@ RECENT_KEY = "recent_models"
 
 #: Set to the `time.time()` at which a benchmark spawned this process (benchmarks/ui.py).
 STARTUP_PROBE_ENV = "CHATAPP_STARTUP_PROBE"
+
+
+def icon_folder() -> Path:
+    """Where the icon set lives: inside the bundle, or the repository's resources/."""
+    base = getattr(sys, "_MEIPASS", None)
+    root = Path(base) if base else Path(__file__).resolve().parent.parent
+    return root / "resources" / "icons" / "hicolor"
+
+
+def app_icon() -> QIcon:
+    """chatapp's icon at every size there is (an empty icon when the files are absent, as in
+    an install from a wheel: the desktop's own icon is used then)."""
+    from PySide6.QtGui import QIcon
+
+    icon = QIcon()
+    for png in sorted(icon_folder().glob("*/apps/chatapp.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def run_app(argv: list[str] | None = None) -> int:
@@ -47,6 +66,9 @@ def run_app(argv: list[str] | None = None) -> int:
 
     app = QApplication(argv if argv is not None else sys.argv)
     app.setApplicationName("chatapp")
+    # Wayland and docks match the window to the installed chatapp.desktop (menu icon, name).
+    app.setDesktopFileName("chatapp")
+    app.setWindowIcon(app_icon())
     app.setApplicationVersion(__version__)
     folder = data_dir()
     instance = SingleInstance(instance_key(folder), parent=app)

@@ -30,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.version:
             return _version()
+        if args.self_test:
+            from chatapp.self_test import run_self_test
+
+            return run_self_test(args.self_test_model)
         handler = getattr(args, "handler", None)
         if handler is None:
             from chatapp.app import run_app
@@ -53,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true",
                         help="print chatapp, llama-cpp-python and llama.cpp versions")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation end to end (a model generates a few "
+                             "tokens, a message is drawn offscreen, ...) and print each check")
+    parser.add_argument("--model", dest="self_test_model", type=Path, metavar="GGUF",
+                        help="with --self-test: the model to test with (default: the starter "
+                             "model)")
     sub = parser.add_subparsers(metavar="COMMAND")
 
     chat = sub.add_parser("chat", help="stream a reply to stdout")

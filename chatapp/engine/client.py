@@ -16,7 +16,6 @@ import os
 import queue
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +25,7 @@ from typing import IO, Any, cast
 import chatapp
 from chatapp.core.sampling import SamplingSettings
 from chatapp.engine import protocol
+from chatapp.launch import module_command
 
 #: Read buffer of the events pipe (a token event with records is about 4.5 KB).
 EVENT_BUFFER = 64 * 1024
@@ -139,7 +139,7 @@ class EngineClient:
         self._ready.clear()
         self._stderr_tail.clear()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "chatapp.engine.worker"],
+            module_command("chatapp.engine.worker"),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env=env, bufsize=0,
         )

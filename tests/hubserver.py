@@ -555,8 +555,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _write(self, rid: str, path: str, data: bytes) -> None:
         if data:
-            self.wfile.write(data)
+            # Counted before the write: once the client has read the bytes, a test may ask
+            # how many were served, and the count must not lag behind (it did, once).
             self.server.hub._count(rid, path, len(data))
+            self.wfile.write(data)
 
     def _abort(self) -> None:
         """End the connection mid-body: the client sees fewer bytes than Content-Length."""

@@ -96,6 +96,14 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--ctx", type=int, default=4096, help="context size in tokens")
     e.add_argument("--gpu-layers", type=int, default=0, help="layers to offload (-1 = all)")
     e.add_argument("--flash-attn", action="store_true", help="use flash attention")
+    e.add_argument("--rpc", metavar="HOST:PORT,...",
+                   help="split the model over these workers (`chatapp worker` on each "
+                        "computer); every layer then goes to them (and this computer's GPUs), "
+                        "--gpu-layers is not used")
+    e.add_argument("--split", metavar="auto|P,P,...", default="auto",
+                   help="with --rpc: how to share the layers, one proportion per device in "
+                        "order (the workers' devices as listed, then this computer's GPUs), "
+                        "e.g. 1,3; default auto: by each device's free memory")
     chat.set_defaults(handler=_chat)
 
     sessions = sub.add_parser("sessions", help="saved conversations")
@@ -152,7 +160,89 @@ def _parser() -> argparse.ArgumentParser:
     render.set_defaults(handler=_render)
     _add_attention_parser(sub)
     _add_sampling_parser(sub)
+    _add_worker_parser(sub)
     return parser
+
+
+def _add_worker_parser(sub: Any) -> None:
+    from chatapp.engine.rpc import DEFAULT_LISTEN
+
+    worker = sub.add_parser(
+        "worker", help="lend this computer's CPU or GPU to chatapp on another computer",
+        description="Serves this computer's devices to chatapp on another computer, which "
+                    "splits a model over its workers with --rpc (llama.cpp's RPC backend).  "
+                    "llama.cpp's RPC protocol has no password and no encryption: by default "
+                    "only programs on this computer can connect.  Ctrl+C stops it.")
+    worker.add_argument("--listen", default=DEFAULT_LISTEN, metavar="HOST:PORT",
+                        help=f"address to listen on (default {DEFAULT_LISTEN}: this computer "
+                             "only; 0.0.0.0:PORT lets every computer that can reach it in)")
+    worker.add_argument("--device", action="append", metavar="NAME",
+                        help="a device to serve, e.g. CUDA0 or CPU (repeatable; default: "
+                             "every GPU, else the CPU; `chatapp models devices` lists them)")
+    worker.add_argument("--threads", type=int,
+                        help="threads for a CPU device (default: half the cores)")
+    cache = worker.add_mutually_exclusive_group()
+    cache.add_argument("--cache", type=Path, metavar="DIR",
+                       help="where llama.cpp keeps the large tensors it was sent, so that the "
+                            "next load of the same model sends only their hashes (default: "
+                            "chatapp's cache folder /rpc)")
+    cache.add_argument("--no-cache", action="store_true", help="keep no tensor cache")
+    worker.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from chatapp.engine.rpc import RpcError, default_threads, serve
+    from chatapp.paths import cache_dir
+
+    if args.threads is not None and args.threads < 1:
+        raise CliError("worker: --threads must be at least 1")
+    cache = None if args.no_cache else (args.cache or cache_dir() / "rpc")
+    try:
+        serve(args.listen, args.device, args.threads or default_threads(), cache)
+    except RpcError as exc:
+        raise CliError(f"worker: {exc}") from None
+
+
+def _rpc_load_options(args: argparse.Namespace) -> dict[str, Any]:
+    """`--rpc` and `--split` as EngineClient.load keyword arguments."""
+    from chatapp.engine.rpc import RpcError, parse_endpoints
+
+    if not args.rpc:
+        if args.split != "auto":
+            raise CliError("--split goes with --rpc (it shares the layers between workers)")
+        return {}
+    try:
+        endpoints = parse_endpoints(args.rpc)
+    except RpcError as exc:
+        raise CliError(f"--rpc: {exc}") from None
+    if args.split.strip().lower() == "auto":
+        return {"rpc": endpoints, "split": "auto"}
+    try:
+        split = [float(v) for v in args.split.split(",")]
+    except ValueError:
+        raise CliError(f"--split: {args.split!r} is not auto or numbers separated by commas "
+                       "(e.g. 1,3)") from None
+    return {"rpc": endpoints, "split": split}
+
+
+def _placement_note(model: dict[str, Any]) -> str:
+    """Where the layers went, on one line: "RPC0 127.0.0.1:50052 layers 0-15 (35 MB), ..."."""
+    parts = []
+    for dev in model.get("devices_used") or []:
+        where = f"{dev['name']} {dev['endpoint']}" if dev.get("endpoint") else \
+            f"{dev['name']} (this computer)"
+        got = []
+        if dev.get("layers"):
+            first, last = dev["layers"]
+            got.append(f"layers {first}-{last}" if last != first else f"layer {first}")
+        if dev.get("output_layer"):
+            got.append("output layer")
+        if dev.get("input_layer"):
+            got.append("token embeddings")
+        size = dev.get("weights_bytes")
+        parts.append(f"{where}: {', '.join(got) or 'nothing'}"
+                     + (f" ({size / 1e6:.0f} MB)" if size else ""))
+    return "; ".join(parts)
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -343,6 +433,7 @@ def _chat(args: argparse.Namespace) -> int:
     from chatapp.paths import logs_dir
 
     flag_sampling = _sampling(args)  # a bad value is reported before anything else happens
+    rpc_options = _rpc_load_options(args)
     model = _model_path(args.model)
     prompt = args.prompt if args.prompt is not None else sys.stdin.read()
     if not prompt.strip():
@@ -360,9 +451,11 @@ def _chat(args: argparse.Namespace) -> int:
     client = EngineClient(log_path=logs_dir() / "engine.log")
     try:
         client.start()
-        client.load(model, n_ctx=args.ctx, n_threads=args.threads,
-                    n_threads_batch=args.threads_batch, n_gpu_layers=args.gpu_layers,
-                    flash_attn=args.flash_attn)
+        loaded = client.load(model, n_ctx=args.ctx, n_threads=args.threads,
+                             n_threads_batch=args.threads_batch, n_gpu_layers=args.gpu_layers,
+                             flash_attn=args.flash_attn, **rpc_options)
+        if rpc_options:
+            print(f"[split: {_placement_note(loaded['model'])}]", file=sys.stderr)
         if session:
             session.begin()
         for event in client.generate(messages, sampling, records=records, top_n=args.top_n,

@@ -58,7 +58,10 @@ def add_models_parser(sub: Any) -> argparse.ArgumentParser:
                     "(deletes files in the model folder; imported files are only forgotten)",
                     _remove)
     remove.add_argument("name")
-    action("devices", "the backends and devices llama.cpp sees here, with free memory", _devices)
+    devices = action("devices", "the backends and devices llama.cpp sees here, with free memory",
+                     _devices)
+    devices.add_argument("--rpc", metavar="HOST:PORT,...",
+                         help="also ask these workers (`chatapp worker`) what they serve")
 
     def models_help(_args: argparse.Namespace) -> int:
         models.print_help()
@@ -187,14 +190,23 @@ def _context(args: argparse.Namespace) -> int:
     return load_app_settings().n_ctx or 4096
 
 
-def machine_devices() -> dict[str, Any]:
-    """What a model process reports about this machine's backends and devices."""
+def machine_devices(rpc: Any = ()) -> dict[str, Any]:
+    """What a model process reports about this machine's backends and devices; with `rpc`
+    (workers' "host:port"), also the `workers` answer, under "workers"."""
     from chatapp.engine.client import EngineClient, EngineError
 
     try:
         with EngineClient() as client:
-            return client.devices()
-    except (EngineError, OSError) as exc:
+            report = client.devices()
+            if rpc:
+                report["workers"] = client.workers(list(rpc))["workers"]
+            return report
+    except EngineError as exc:
+        if exc.code == "rpc":
+            raise CliError(exc.message) from None
+        raise CliError(f"The model process could not report this machine's devices: "
+                       f"{exc}") from None
+    except OSError as exc:
         raise CliError(f"The model process could not report this machine's devices: "
                        f"{exc}") from None
 
@@ -349,7 +361,15 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _devices(args: argparse.Namespace) -> int:
-    report = machine_devices()
+    endpoints: list[str] = []
+    if args.rpc:
+        from chatapp.engine.rpc import RpcError, parse_endpoints
+
+        try:
+            endpoints = parse_endpoints(args.rpc)
+        except RpcError as exc:
+            raise CliError(f"--rpc: {exc}") from None
+    report = machine_devices(endpoints)
     if args.json:
         _print_json(report)
         return 0
@@ -363,4 +383,14 @@ def _devices(args: argparse.Namespace) -> int:
         print(f"  note: {report['devices_note']}")
     features = report.get("cpu_features") or []
     print("CPU features: " + (" ".join(features) if features else "none reported"))
+    for worker in report.get("workers", []):
+        print(f"Worker {worker['endpoint']}: "
+              + ("in use by a loaded model" if worker.get("in_use") else
+                 f"RPC protocol {worker['protocol']}" if worker["ok"] else "not usable"))
+        if not worker["ok"]:
+            print(f"  {worker['error']}")
+        for dev in worker.get("devices", []):
+            print(f"  device {dev['index']}: free {human_bytes(dev.get('memory_free'))} of "
+                  f"{human_bytes(dev.get('memory_total'))} (as the worker reports it; a CPU "
+                  "worker counts all its RAM as free)")
     return 0

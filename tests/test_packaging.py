@@ -19,11 +19,11 @@ LINUX = ROOT / "packaging" / "linux"
 SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
-def test_icons_exist_at_every_standard_size() -> None:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtGui import QGuiApplication, QImage
+def test_icons_exist_at_every_standard_size(qapp: object) -> None:
+    # pytest-qt's QApplication: a bare QGuiApplication made here would outlive the test, and
+    # the next test's widgets abort without a QApplication.
+    from PySide6.QtGui import QImage
 
-    _app = QGuiApplication.instance() or QGuiApplication([])
     for size in SIZES:
         image = QImage(str(ROOT / "resources/icons/hicolor" / f"{size}x{size}/apps/chatapp.png"))
         assert not image.isNull() and (image.width(), image.height()) == (size, size)

@@ -7,6 +7,7 @@ that belong to the installation, not to a conversation.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -43,6 +44,42 @@ def _int_in(low: int, high: int) -> Callable[[object], bool]:
     return check
 
 
+#: At most this many RPC workers (llama.cpp's GGML_RPC_MAX_SERVERS).
+RPC_WORKERS_MAX = 16
+_ENDPOINT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})$")
+
+
+def is_endpoint(value: object) -> bool:
+    """True for "host:port" (a name, an IPv4 address or a bracketed IPv6 one; port 1–65535)."""
+    if not isinstance(value, str):
+        return False
+    match = _ENDPOINT.match(value)
+    return match is not None and 1 <= int(match.group(2)) <= 65535
+
+
+def parse_split(value: str) -> list[float] | None:
+    """The proportions of a split setting ("1,3" → [1.0, 3.0]); None for "auto".
+
+    Raises ValueError for anything else (negative, zero in total, not numbers).
+    """
+    if value.strip().lower() == "auto":
+        return None
+    parts = [float(p) for p in value.split(",")]
+    if not parts or any(not math.isfinite(p) or p < 0 for p in parts) or sum(parts) <= 0:
+        raise ValueError(f"not a split: {value!r}")
+    return parts
+
+
+def _is_split(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_split(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _one_of(choices: tuple[str, ...]) -> Callable[[object], bool]:
     return lambda v: isinstance(v, str) and v in choices
 
@@ -57,6 +94,10 @@ _VALID: dict[str, Callable[[object], bool]] = {
     "n_gpu_layers": lambda v: v == GPU_LAYERS_AUTO or _int_in(0, N_GPU_LAYERS_MAX)(v),
     "n_threads": _int_in(THREADS_AUTO, N_THREADS_MAX),
     "flash_attn": lambda v: isinstance(v, bool),
+    # Endpoints first: a JSON list may hold anything, and only strings can go into a set.
+    "rpc_workers": lambda v: (isinstance(v, tuple) and len(v) <= RPC_WORKERS_MAX
+                              and all(is_endpoint(e) for e in v) and len(set(v)) == len(v)),
+    "rpc_split": _is_split,
 }
 
 
@@ -72,6 +113,10 @@ class AppSettings:
         n_gpu_layers: layers offloaded to the GPU, 0–999, or -1 for "auto".
         n_threads: CPU threads for generation, 1–256, or 0 for "auto".
         flash_attn: use flash attention (the attention view needs it off).
+        rpc_workers: llama.cpp RPC workers ("host:port") that hold part of the model; empty
+            for this machine alone.
+        rpc_split: how layers are split over the workers and this machine: "auto" (by free
+            memory) or proportions in device order ("1,3").
     """
 
     language: str = "system"
@@ -81,6 +126,8 @@ class AppSettings:
     n_gpu_layers: int = GPU_LAYERS_AUTO
     n_threads: int = THREADS_AUTO
     flash_attn: bool = False
+    rpc_workers: tuple[str, ...] = ()
+    rpc_split: str = "auto"
 
     def __post_init__(self) -> None:
         """Refuse out-of-range values, naming the field (code that builds one has a bug)."""
@@ -122,6 +169,8 @@ class AppSettings:
             if (isinstance(value, float) and math.isfinite(value) and value.is_integer()
                     and _is_int(f.default)):
                 value = int(value)
+            if isinstance(value, list) and isinstance(f.default, tuple):
+                value = tuple(value)  # JSON has lists, the settings hold tuples
             if _VALID[f.name](value):
                 values[f.name] = value
         return cls(**values)
@@ -131,14 +180,20 @@ class AppSettings:
 
         `n_gpu_layers` is passed as it is, -1 included: resolving "auto" is the caller's or
         the engine's job (llama.cpp itself reads -1 as "offload every layer").  `n_threads`
-        is None for "auto", which lets the engine pick a count for this machine.
+        is None for "auto", which lets the engine pick a count for this machine.  With RPC
+        workers, "rpc" (their endpoints) and "split" ("auto" or proportions) are added.
         """
-        return {
+        kwargs: dict[str, Any] = {
             "n_ctx": self.n_ctx,
             "n_gpu_layers": self.n_gpu_layers,
             "n_threads": None if self.threads_auto else self.n_threads,
             "flash_attn": self.flash_attn,
         }
+        if self.rpc_workers:
+            # Workers hold layers too (llama.cpp RPC); the split is over the load's devices.
+            kwargs["rpc"] = list(self.rpc_workers)
+            kwargs["split"] = parse_split(self.rpc_split) or "auto"
+        return kwargs
 
 
 def load_app_settings() -> AppSettings:

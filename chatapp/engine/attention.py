@@ -308,12 +308,9 @@ def _bind_backend_api() -> BackendApi | None:
 
 
 def _gpu_build() -> bool:
-    try:
-        import llama_cpp
+    from chatapp.engine.runtime import gpu_offload_supported
 
-        return bool(llama_cpp.llama_supports_gpu_offload())
-    except Exception:  # a binding gone missing: the plain CPU build
-        return False
+    return gpu_offload_supported()
 
 
 def tensor_is_host(buffer: int | None, api: BackendApi | None, gpu_build: bool) -> bool:

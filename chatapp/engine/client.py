@@ -86,6 +86,9 @@ class EngineClient:
         self.versions: dict[str, str] = {}
         self.restarts = 0
         self.last_crash: str | None = None
+        # The workers of the last load sent: a crash of the process that uses them is
+        # explained by the ones that stopped answering.
+        self._workers_in_use: tuple[str, ...] = ()
 
     # -- process lifetime ---------------------------------------------------------------------
 
@@ -132,6 +135,9 @@ class EngineClient:
         # llama.cpp's OpenMP threads spin while waiting; with a busy GUI core that collapses
         # throughput (engine.md).  Passive waiting keeps the machine responsive.
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # On an abort llama.cpp runs gdb for a backtrace (seconds, and nobody reads it): the
+        # crash message comes from its last log lines instead.
+        env.setdefault("GGML_NO_BACKTRACE", "1")
         package_root = str(Path(chatapp.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (package_root, env.get("PYTHONPATH", "")) if p
@@ -229,7 +235,14 @@ class EngineClient:
         if self._closing or proc is not self._proc:
             return
         was_ready = self._ready.is_set()
-        message = describe_exit(code, list(self._stderr_tail))
+        tail = list(self._stderr_tail)
+        workers, self._workers_in_use = self._workers_in_use, ()
+        gone = None
+        if workers and rpc_failure(tail):
+            from chatapp.engine import rpc
+
+            gone = [ep for ep in workers if rpc.gone(ep)]
+        message = describe_exit(code, tail, workers=workers, workers_gone=gone)
         self.last_crash = message
         for req_id in list(self._pending):
             self._route(protocol.error(req_id, "crashed", message))
@@ -242,6 +255,9 @@ class EngineClient:
 
     def _route(self, event: dict[str, Any]) -> None:
         req_id = event.get("id")
+        if event.get("type") == "error" and event.get("code") in ("load", "load_memory",
+                                                                  "preflight", "rpc"):
+            self._workers_in_use = ()  # a failed load leaves no model on any worker
         target = self._pending.get(req_id) if isinstance(req_id, str) else None
         if target is not None:
             target.put(event)
@@ -258,6 +274,11 @@ class EngineClient:
 
     def send(self, op: str, **fields: Any) -> str:
         """Send a command without waiting; returns its id (its events reach `on_event`)."""
+        if op == "load":
+            # As `load` does: a model on a lost worker cannot be freed, and a crash during
+            # this load must be explained with the workers it used.
+            self._let_go_of_lost_workers()
+            self._workers_in_use = tuple(str(e) for e in fields.get("rpc") or ())
         if not self.alive:
             self.start()
         req_id = f"r{next(self._ids)}"
@@ -311,6 +332,8 @@ class EngineClient:
         flash_attn: bool = False,
         timeout: float | None = 600.0,
         label: str | None = None,
+        rpc: Sequence[str] | None = None,
+        split: str | Sequence[float] = "auto",
     ) -> dict[str, Any]:
         """Load a model (replacing any loaded one); returns the `loaded` event.
 
@@ -318,16 +341,66 @@ class EngineClient:
         code is "load_memory" and its `retry` options can be passed back as they are:
         ``client.load(path, **{**settings, **error.retry[0]})``.  `label`: a retry option's
         label, accepted for that and not sent.
+
+        `rpc`: workers ("host:port") to split the model over; `split`: "auto" (by free memory)
+        or one proportion per device of the load: the workers' devices in this order, then
+        this machine's GPUs (see protocol.py, "Workers").  The `loaded` event's
+        model["devices_used"] says which layers went where.  A worker that cannot be used
+        raises EngineError with code "rpc".
         """
         del label  # names a retry option for people; the model process needs only the values
-        return self._call(
-            "load", "loaded", timeout, path=os.fspath(path), n_ctx=n_ctx, n_threads=n_threads,
-            n_threads_batch=n_threads_batch, n_gpu_layers=n_gpu_layers, flash_attn=flash_attn,
-        )
+        self._let_go_of_lost_workers()
+        fields: dict[str, Any] = {}
+        if rpc:
+            fields["rpc"] = [str(e) for e in rpc]
+            fields["split"] = split if isinstance(split, str) else [float(v) for v in split]
+        elif not isinstance(split, str) or split != "auto":
+            fields["split"] = split if isinstance(split, str) else [float(v) for v in split]
+        # Set before the answer: a worker that dies during the load crashes the process too.
+        self._workers_in_use = tuple(fields.get("rpc", ()))
+        try:
+            return self._call(
+                "load", "loaded", timeout, path=os.fspath(path), n_ctx=n_ctx,
+                n_threads=n_threads, n_threads_batch=n_threads_batch, n_gpu_layers=n_gpu_layers,
+                flash_attn=flash_attn, **fields,
+            )
+        except EngineError:
+            self._workers_in_use = ()  # a failed load leaves no model loaded
+            raise
+
+    def workers(self, endpoints: Sequence[str], timeout: float | None = 60.0) -> dict[str, Any]:
+        """Probe workers without loading anything: the `workers` event, each endpoint with
+        "ok", "error" (in words), "in_use" and its devices' free and total memory.  Answered
+        also while a reply is generating.  Raises EngineError ("rpc": no RPC in this build, or
+        a malformed endpoint)."""
+        return self._call("workers", "workers", timeout, endpoints=[str(e) for e in endpoints])
 
     def unload(self, timeout: float | None = 60.0) -> dict[str, Any]:
         """Free the model; returns the `unloaded` event."""
+        if self._let_go_of_lost_workers():
+            return {"type": "unloaded", "id": None, "rss_bytes": 0}
+        self._workers_in_use = ()
         return self._call("unload", "unloaded", timeout)
+
+    def _let_go_of_lost_workers(self) -> bool:
+        """Replace the model process when its model uses a worker that is gone; True if so.
+
+        Such a model cannot be freed: llama.cpp aborts when it cannot tell a worker to free its
+        part.  The model process would keep it (see LoadedModel.close), and with it its
+        connections to the other workers, which serve one client at a time: a fresh process
+        is the way to let go of them.  Not a crash: `restarts` does not count it.
+        """
+        workers = self._workers_in_use
+        if not workers or not self.alive:
+            return False
+        from chatapp.engine import rpc
+
+        if not any(rpc.gone(ep) for ep in workers):
+            return False
+        self._workers_in_use = ()
+        self.shutdown()
+        self.start()
+        return True
 
     def status(self, timeout: float | None = 10.0) -> dict[str, Any]:
         """The model process's state, model, threads, memory and versions."""
@@ -447,8 +520,31 @@ def _drain(box: queue.Queue[dict[str, Any]], timeout: float) -> None:
             return
 
 
-def describe_exit(code: int, stderr_tail: list[str]) -> str:
-    """One sentence on why the model process ended, with llama.cpp's last words if any."""
+#: What llama.cpp's RPC client says when it aborts (ggml-rpc.cpp).
+_RPC_FAILURES = ("Remote RPC server crashed", "RPC handshake failed", "ggml-rpc")
+
+
+def rpc_failure(stderr_tail: Sequence[str]) -> bool:
+    """Whether the model process's last words say that llama.cpp's RPC client gave up."""
+    return any(key in line for line in stderr_tail for key in _RPC_FAILURES)
+
+
+def describe_exit(
+    code: int,
+    stderr_tail: list[str],
+    *,
+    workers: Sequence[str] = (),
+    workers_gone: Sequence[str] | None = None,
+) -> str:
+    """One sentence on why the model process ended, with llama.cpp's last words if any.
+
+    `workers`: the workers the model process was using; `workers_gone`: those that no longer
+    accept connections (None: not checked).  When llama.cpp's RPC client gave up (it aborts
+    when a worker stops answering), the sentence says so, names the worker, and says that the
+    model can be loaded again here or with the remaining workers.
+    """
+    if workers and rpc_failure(stderr_tail):
+        return _worker_stopped(code, workers, workers_gone)
     if code < 0:
         try:
             name = signal.Signals(-code).name
@@ -470,6 +566,26 @@ def describe_exit(code: int, stderr_tail: list[str]) -> str:
     if clues:
         what += ": " + " | ".join(clues[-3:])[:600]
     return what
+
+
+def _worker_stopped(code: int, workers: Sequence[str], gone: Sequence[str] | None) -> str:
+    """describe_exit's sentence for a worker that stopped answering."""
+    try:
+        signame = signal.Signals(-code).name if code < 0 else f"exit code {code}"
+    except ValueError:
+        signame = f"signal {-code}"
+    if gone:
+        who = (f"the worker at {gone[0]} stopped answering" if len(gone) == 1 else
+               f"the workers at {', '.join(gone)} stopped answering")
+        left = [w for w in workers if w not in gone]
+    else:
+        who = f"a worker stopped answering ({', '.join(workers)})"
+        left = []
+    where = "on this computer" + (f" or with the remaining worker{'s' if len(left) > 1 else ''} "
+                                  f"{', '.join(left)}" if left else "")
+    return (f"The model ran on other computers and {who}, so llama.cpp stopped the model "
+            f"process [{signame}]; the conversation is kept: load the model again, "
+            f"{where}.")
 
 
 def _is_clue(line: str) -> bool:

@@ -8,7 +8,8 @@ the app keeps its tail to explain a crash.
 Commands (app → model process); `id` is chosen by the app and echoed by every event it causes:
 
     {"op": "load", "id": ID, "path": STR, "n_ctx": INT, "n_threads": INT|null,
-     "n_threads_batch": INT|null, "n_gpu_layers": INT, "flash_attn": BOOL}
+     "n_threads_batch": INT|null, "n_gpu_layers": INT, "flash_attn": BOOL,
+     "rpc": ["HOST:PORT", ...], "split": "auto"|[FLOAT, ...]}   # both optional; see Workers
     {"op": "generate", "id": ID, "messages": [{"role": STR, "content": STR}, ...],
      "sampling": {SamplingSettings fields}, "records": BOOL, "top_n": INT,
      "continue_reply": BOOL}                 # optional, default false; see below
@@ -20,6 +21,7 @@ Commands (app → model process); `id` is chosen by the app and echoed by every 
     {"op": "unload", "id": ID}
     {"op": "status", "id": ID}
     {"op": "devices", "id": ID}         # what llama.cpp can run on; see `devices` below
+    {"op": "workers", "id": ID, "endpoints": ["HOST:PORT", ...]}   # probe workers; see Workers
     {"op": "shutdown", "id": ID}
 
 Events (model process → app):
@@ -54,6 +56,9 @@ Events (model process → app):
     {"type": "devices", "id": ID, "backend": STR, "devices": [{...}, ...],
      "devices_note": STR|null, "gpu_offload": BOOL, "cpu_features": [STR, ...],
      "system_info": STR, "engine": {...}}
+    {"type": "workers", "id": ID, "workers": [{"endpoint": STR, "ok": BOOL, "error": STR|null,
+     "in_use": BOOL, "protocol": STR|null, "devices": [{"index": INT, "name": STR,
+     "description": STR, "memory_free": INT, "memory_total": INT}, ...]}, ...]}
     {"type": "error", "id": ID|null, "code": CODE, "message": STR,
      "retry": [{...}, ...]}                  # "retry" only with code "load_memory"; see below
 
@@ -126,7 +131,9 @@ from the system instead of llama.cpp, when it did).
 while a reply is generating, and with or without a model loaded: free memory is read anew each
 time).  "devices" and "devices_note" are as in the model description above; "backend" is the
 backend that would run the layers with every layer offloaded (n_gpu_layers -1): "CPU" on a
-build without GPU offload; "gpu_offload" is llama_supports_gpu_offload(); "cpu_features" the
+build without GPU offload; "gpu_offload" says whether layers can go to a GPU of this machine
+(runtime.gpu_offload_supported: llama_supports_gpu_offload() is also true for a CPU build with
+RPC, which offloads only to other machines); "cpu_features" the
 instruction sets the CPU backend was built to use ("AVX2", "FMA", "F16C", "NEON" ...), parsed
 from "system_info" (llama_print_system_info()); "engine" the versions, as in `ready`.
 
@@ -147,8 +154,46 @@ more than resident memory (thread stacks, malloc arenas and mapped model files c
 cap must leave room above what an idle model process maps (about 300-400 MB).  Unset, nothing
 is capped.
 
+Workers (llama.cpp RPC, see chatapp.engine.rpc): a load with `rpc` splits the model over those
+workers (`chatapp worker` on each machine).  Every layer then goes to the load's device list —
+the workers' devices, in the order the endpoints are given (each worker's devices in its order),
+then this machine's GPUs — and `n_gpu_layers` is not used; this machine's CPU keeps the token
+embeddings and samples.  `split`: "auto" (the default: by each device's free memory, llama.cpp's
+own rule; a CPU worker counts all its RAM as free) or one proportion per device of that list
+([1, 3]: a quarter of the layers on the first).  A split without `rpc` is a "bad_request", as is
+one whose length is not the number of devices.  Each worker is probed before llama.cpp touches
+it (llama.cpp aborts on a worker it cannot reach): one that cannot be used fails the load with
+code "rpc" and a message saying why in words (nothing listens there; it does not answer; it is
+busy with another client, as a worker serves one at a time; another protocol version; a build
+without RPC).  A worker that dies while the model uses it makes llama.cpp abort the model
+process: the app gets "crashed", whose message names the worker(s) that stopped answering and
+says the model can be loaded again, here or with the remaining workers.
+
+The `loaded` event's model (and `status.model`) also has "rpc" (the workers, normalised
+"host:port"), "split" ("auto" or the proportions) and "devices_used": where the model went, per
+device, from llama.cpp's own load log (its "layer N assigned to device X" and "... model
+buffer size = ... MiB" lines): [{"name": "RPC0"|"CUDA0"|"CPU"..., "description": STR,
+"endpoint": "host:port"|null (null: this machine), "type": STR, "memory_free": INT|null,
+"memory_total": INT|null (before the load), "layers": [FIRST, LAST]|null (its repeating
+layers), "n_layers": INT, "output_layer": BOOL, "input_layer": BOOL (the token embeddings:
+this machine's CPU), "weights_bytes": INT|null, "kv_bytes": INT|null, "compute_bytes": INT|null
+(llama.cpp's buffer sizes), "layers_from": "llama.cpp"|"computed" (the split rule applied here,
+only when the log named no layer)}, ...]: the load's devices in order, then this machine's
+CPU; without workers, the devices that got something, and the CPU.
+
+`workers`: probes each endpoint in plain Python, the way llama.cpp would (connect, the
+protocol's handshake, its device count and each device's memory), without loading anything; a
+worker the loaded model uses is reported from the load ("in_use": true; a worker cannot answer
+a second client) after a check that it still accepts connections, with llama.cpp's device
+names ("RPC0" ...); a probed device is named "device N" (its number on the worker: the protocol
+does not say what it is) and described by the endpoint, as llama.cpp describes RPC devices.
+An endpoint that cannot be used has "ok": false and "error" in words.  Answered without
+waiting for a reply in progress.
+Errors: "rpc" (a build without RPC, a malformed endpoint), "bad_request".
+
 Error codes: "bad_request", "preflight" (the file failed the header check), "load" (llama.cpp
-refused the file), "load_memory" (out of memory at load, with "retry"), "not_loaded", "busy",
+refused the file), "load_memory" (out of memory at load, with "retry"), "rpc" (a worker cannot
+be used, or this build has no RPC; see Workers), "not_loaded", "busy",
 "template" (the chat template failed or was stopped), "generation", "internal", and — produced
 by the app side, not the model process — "crashed" (the model process died; the message names
 the signal or exit code and llama.cpp's last words), "timeout".
@@ -160,11 +205,12 @@ import json
 from typing import Any
 
 OPS = frozenset(
-    {"load", "generate", "attention", "cancel", "unload", "status", "devices", "shutdown"}
+    {"load", "generate", "attention", "cancel", "unload", "status", "devices", "workers",
+     "shutdown"}
 )
 EVENTS = frozenset(
     {"ready", "progress", "loaded", "context", "token", "done", "attention", "unloaded",
-     "status", "devices", "error"}
+     "status", "devices", "workers", "error"}
 )
 
 #: Longest line accepted from the other side (a token event with records is a few KB).

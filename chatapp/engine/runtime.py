@@ -20,6 +20,7 @@ from typing import Any
 import llama_cpp
 from llama_cpp import _internals as internals
 
+from chatapp.engine import rpc
 from chatapp.engine.chat_template import ChatTemplate, TemplateError
 from chatapp.engine.gguf_preflight import GGUFInfo, inspect_gguf
 from chatapp.engine.threads import ThreadChoice, choose_threads
@@ -38,6 +39,13 @@ class LoadSettings:
             memory, see choose_gpu_layers; 0 = CPU only).
         flash_attn: flash attention (must be off to observe attention weights).
         n_batch: prompt tokens decoded per llama_decode call.
+        rpc: workers ("host:port", see chatapp.engine.rpc) to split the model over.  With
+            workers every layer goes to the device list (the workers' devices, then this
+            machine's GPUs) and n_gpu_layers is not used: the layers it would leave behind
+            would land on this machine's CPU, a part of the split nobody asked for, and the
+            workers are there because this machine is not enough.
+        tensor_split: with workers, one proportion per device of that list, in its order
+            (None: "auto", by each device's free memory, as llama.cpp does).
     """
 
     path: str
@@ -47,6 +55,8 @@ class LoadSettings:
     n_gpu_layers: int = 0
     flash_attn: bool = False
     n_batch: int = 512
+    rpc: tuple[str, ...] = ()
+    tensor_split: tuple[float, ...] | None = None
 
 
 class LoadError(Exception):
@@ -66,6 +76,9 @@ _log_tail: list[str] = []
 # ggml_log_level (ggml.h): 1 DEBUG, 2 INFO, 3 WARN, 4 ERROR, 5 continues the previous line.
 _WARN, _ERROR, _CONT = 3, 4, 5
 _last_level = [0]
+#: While a model loads: llama.cpp's lines on where layers and buffers go (rpc.LOG_MARKERS,
+#: at DEBUG and INFO level, which are otherwise dropped); see LoadedModel.placement.
+_placement_log: list[list[str]] = []
 
 
 @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
@@ -75,6 +88,8 @@ def _log_to_stderr(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None
     if level == _CONT:
         level = _last_level[0]
     _last_level[0] = level
+    if _placement_log and any(marker in text for marker in rpc.LOG_MARKERS):
+        _placement_log[-1].append(text.decode("utf-8", "replace").strip())
     if level >= _WARN or os.environ.get("CHATAPP_ENGINE_DEBUG"):
         line = text.decode("utf-8", "replace")
         sys.stderr.write(line)
@@ -105,34 +120,62 @@ class LoadedModel:
         self, settings: LoadSettings, on_progress: Callable[[float], None] | None = None
     ) -> None:
         """Pre-flight, then load (reporting progress 0..1).  Raises GGUFPreflightError or
-        LoadError."""
+        LoadError; with workers, also rpc.RpcError (a worker cannot be used) or
+        rpc.SplitError (a split that does not match the devices)."""
         self.settings = settings
         self.info: GGUFInfo = inspect_gguf(settings.path)
         self.threads: ThreadChoice = choose_threads(settings.n_threads, settings.n_threads_batch)
         n_ctx = settings.n_ctx or min(self.info.context_length or 4096, 32768)
 
-        #: True when the layers on the GPU were chosen here ("auto"), not by the user.
-        self.gpu_layers_auto = settings.n_gpu_layers < 0
-        # llama.cpp reads -1 as "every layer", which fails to load (or crawls) when the GPU is
-        # too small: "auto" is decided here, before the load, from the GPUs' free memory.
-        self._n_gpu_layers, self.fit = choose_gpu_layers(
-            settings.n_gpu_layers, self.info, n_ctx,
-            backend_and_devices(0)["devices"], offload_supported=_gpu_offload_supported(),
-            path=settings.path, n_batch=settings.n_batch, flash_attn=settings.flash_attn,
-        )
-
+        #: The workers' devices (rpc.add_workers), and the device list of the load: the
+        #: workers' devices, then this machine's GPUs.  Empty without workers.
+        self.workers: list[dict[str, Any]] = []
+        self.split_devices: list[dict[str, Any]] = []
+        #: Where the layers and buffers went, per device ("devices_used", see rpc.placement).
+        self.placement: list[dict[str, Any]] = []
+        local = backend_and_devices(0)
         mparams = llama_cpp.llama_model_default_params()
+        keep: list[Any] = []  # ctypes arrays llama.cpp reads while it loads
+        #: True when the layers on the GPU were chosen here ("auto"), not by the user.
+        self.gpu_layers_auto = settings.n_gpu_layers < 0 and not settings.rpc
+        if settings.rpc:
+            # Probes every worker before llama.cpp touches one: it aborts on a worker it
+            # cannot reach.  RpcError / SplitError go to the caller as they are.
+            self.workers = rpc.add_workers(settings.rpc)
+            self.split_devices = self.workers + rpc.local_gpus()
+            devices = rpc.device_array([d["handle"] for d in self.split_devices])
+            keep.append(devices)
+            mparams.devices = ctypes.addressof(devices)
+            self._n_gpu_layers, self.fit = -1, None  # every layer to the device list
+            if settings.tensor_split is not None:
+                split = rpc.check_split(settings.tensor_split, self.split_devices)
+                array = rpc.tensor_split_array(split, int(llama_cpp.llama_max_devices()))
+                keep.append(array)
+                mparams.tensor_split = ctypes.cast(array, ctypes.POINTER(ctypes.c_float))
+        else:
+            # llama.cpp reads -1 as "every layer", which fails to load (or crawls) when the GPU
+            # is too small: "auto" is decided here, before the load, from the GPUs' free memory.
+            self._n_gpu_layers, self.fit = choose_gpu_layers(
+                settings.n_gpu_layers, self.info, n_ctx,
+                local["devices"], offload_supported=gpu_offload_supported(),
+                path=settings.path, n_batch=settings.n_batch, flash_attn=settings.flash_attn,
+            )
+
         mparams.n_gpu_layers = self._n_gpu_layers
         progress = _progress_callback(on_progress)
         if progress is not None:
             mparams.progress_callback = progress
         _log_tail.clear()
+        _placement_log[:] = [[]]
         try:
             model: Any = internals.LlamaModel(
                 path_model=settings.path, params=mparams, verbose=True
             )
         except ValueError as exc:
+            _placement_log.clear()
             raise LoadError(_explain(str(exc)), self._n_gpu_layers) from None
+        # llama.cpp copied them; kept anyway, as the params that point at them are kept too.
+        self._load_arrays = keep
 
         self._model: Any = model
         cparams = llama_cpp.llama_context_default_params()
@@ -152,6 +195,9 @@ class LoadedModel:
         except ValueError as exc:
             model.close()
             raise LoadError(_explain(str(exc)), self._n_gpu_layers) from None
+        finally:
+            placement_lines = _placement_log.pop() if _placement_log else []
+            _placement_log.clear()
 
         self.model_ptr: Any = self._model.model
         self.ctx_ptr: Any = self._ctx.ctx
@@ -174,6 +220,25 @@ class LoadedModel:
             self.template = ChatTemplate(None, bos_token=bos, eos_token=eos)
         #: Tokens whose keys/values are in the KV cache, in positions 0..len-1.
         self.cached_tokens: list[int] = []
+        self.placement = self._placement(placement_lines, local["devices"])
+
+    def _placement(self, lines: list[str], local: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Which device got which layers and how much memory, from llama.cpp's load log (see
+        rpc.placement); with workers, also the layers its split rule gives, for a log that
+        names none."""
+        n_layer = int(llama_cpp.llama_model_n_layer(self.model_ptr))
+        cpu = next((d for d in local if d["type"] == "CPU"), None)
+        if self.split_devices:
+            shares = list(self.settings.tensor_split or ())
+            if not shares:  # "auto": free memory, as llama.cpp reads it at load time
+                shares = [float(d.get("memory_free") or 0) for d in self.split_devices]
+            computed = rpc.split_layers(shares, n_layer) if sum(shares) > 0 else None
+            return rpc.placement(lines, self.split_devices, n_layer, cpu, computed)
+        offloadable = [d for d in local if d["type"] != "CPU"]
+        used = rpc.placement(lines, offloadable, n_layer, cpu)
+        # Without workers, list the devices that got something, and always this machine's CPU.
+        return [d for d in used if d["input_layer"] or d["n_layers"] or d["output_layer"]
+                or d["weights_bytes"]]
 
     def _special_text(self, token: int) -> str:
         if token < 0:
@@ -207,13 +272,18 @@ class LoadedModel:
             "n_gpu_layers_requested": self.settings.n_gpu_layers,
             "gpu_layers_auto": self.gpu_layers_auto,
             "fit": fit_fields(self.fit),
-            "gpu_offload_supported": bool(llama_cpp.llama_supports_gpu_offload()),
+            "gpu_offload_supported": gpu_offload_supported(),
             "flash_attn": self.settings.flash_attn,
             "chat_template": "built-in ChatML fallback" if self.template.is_fallback
             else "from the model file",
             "chat_template_problem": self.template_problem,
             "system_info": system_info,
             **backend_and_devices(self.gpu_layers, system_info=system_info),
+            # Workers (as normalised) and the split asked for; where the layers went.
+            "rpc": [d["endpoint"] for d in self.workers if d["index"] == 0],
+            "split": "auto" if self.settings.tensor_split is None
+            else list(self.settings.tensor_split),
+            "devices_used": self.placement,
         }
 
     @property
@@ -269,7 +339,25 @@ class LoadedModel:
         return bool(llama_cpp.llama_vocab_is_eog(self.vocab_ptr, token))
 
     def close(self) -> None:
-        """Free the context and the model, and give the memory back to the system."""
+        """Free the context and the model, and give the memory back to the system.
+
+        With a worker gone, nothing is freed: freeing sends each worker a message, and
+        llama.cpp aborts when one cannot be sent.  What the model holds (its memory here, its
+        connections to the other workers, which serve one client at a time) stays until this
+        process ends: EngineClient replaces such a process before its next load or unload.
+        (`_exit_stack` is llama-cpp-python 0.3.36's own; the version is pinned.)
+        """
+        gone = [ep for ep in dict.fromkeys(d["endpoint"] for d in self.workers)
+                if rpc.gone(ep)]
+        if gone:
+            self._ctx._exit_stack.pop_all()  # disarm llama-cpp-python's frees (and __del__'s)
+            self._model._exit_stack.pop_all()
+            sys.stderr.write(f"[chatapp] the model is left in memory unfreed: worker "
+                             f"{', '.join(gone)} is gone, and freeing would make llama.cpp "
+                             "abort\n")
+            sys.stderr.flush()
+            self.cached_tokens = []
+            return
         self._ctx.close()
         self._model.close()
         self.cached_tokens = []
@@ -465,7 +553,7 @@ def backend_and_devices(
             # kernel can hand out without swapping is the figure a model picker needs.
             dev["memory_free"] = available
     built_with: list[str] = []
-    if note is not None and _gpu_offload_supported():
+    if note is not None and gpu_offload_supported():
         # No device list: the backends llama.cpp was built with are the next best clue.
         built_with = _SYSTEM_INFO_BACKEND.findall(system_info)
     return {"backend": choose_backend(devices, n_gpu_layers, built_with), "devices": devices,
@@ -490,11 +578,40 @@ def choose_backend(
 _SYSTEM_INFO_BACKEND = re.compile(r"(?:^|\|)\s*([A-Za-z][\w-]*) : ")
 
 
-def _gpu_offload_supported() -> bool:
+#: Backend registries that run on the CPU or elsewhere, not on a local GPU.
+_NOT_GPU_BACKENDS = frozenset({"CPU", "RPC", "BLAS"})
+
+
+def gpu_backends(lib: Any = None) -> list[str]:
+    """The GPU backends this llama.cpp was built with ("CUDA", "Metal", "Vulkan"...).
+
+    Read from ggml's backend registry: `llama_supports_gpu_offload()` alone also says yes
+    for a build with RPC, which can offload to other machines but has no GPU of its own.
+    """
     try:
-        return bool(llama_cpp.llama_supports_gpu_offload())
+        if lib is None:
+            name = getattr(getattr(llama_cpp.llama_cpp, "_lib", None), "_name", None)
+            if not isinstance(name, str):
+                return []
+            lib = ctypes.CDLL(name)
+        count = _DeviceApi._fn(lib, "ggml_backend_reg_count", [], ctypes.c_size_t)
+        get = _DeviceApi._fn(lib, "ggml_backend_reg_get", [ctypes.c_size_t], ctypes.c_void_p)
+        reg_name = _DeviceApi._fn(lib, "ggml_backend_reg_name", [ctypes.c_void_p],
+                                  ctypes.c_char_p)
+        names = [_text(reg_name(get(i))) for i in range(int(count()))]
+    except (AttributeError, OSError):  # a changed ABI: the device list still tells the truth
+        return []
+    return [n for n in names if n and n not in _NOT_GPU_BACKENDS]
+
+
+def gpu_offload_supported() -> bool:
+    """True when this llama.cpp can put layers on a GPU of this machine."""
+    try:
+        if not llama_cpp.llama_supports_gpu_offload():
+            return False
     except Exception:  # a binding gone missing: assume the plain CPU build
         return False
+    return bool(gpu_backends())
 
 
 def _os_cpu_device() -> dict[str, Any]:

@@ -98,6 +98,10 @@ class Worker:
             self.emit(self._status(req_id))
         elif op == "devices":  # cheap like status: never queued behind a reply
             self.emit(self._devices(req_id))
+        elif op == "workers":  # not queued either; probes may wait on the network, so a
+            # thread of its own keeps this one reading (a cancel must not wait for them)
+            threading.Thread(target=lambda: self.emit(self._workers(req_id, cmd)),
+                             name="workers", daemon=True).start()
         elif op == "cancel":
             for key, flag in list(self._cancels.items()):
                 if cmd.get("id") in (None, key) and not flag.is_set():
@@ -136,21 +140,63 @@ class Worker:
     def _devices(self, req_id: str) -> dict[str, Any]:
         """The `devices` event (see protocol.py)."""
         try:
-            import llama_cpp
-
-            from chatapp.engine.runtime import backend_and_devices, cpu_features
+            from chatapp.engine.runtime import (
+                backend_and_devices,
+                cpu_features,
+                gpu_offload_supported,
+            )
             from chatapp.engine.versions import engine_versions
 
             system_info = self._system_info_text()
             return {
                 "type": "devices", "id": req_id,
                 **backend_and_devices(-1, system_info=system_info),
-                "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+                "gpu_offload": gpu_offload_supported(),
                 "cpu_features": cpu_features(system_info),
                 "system_info": system_info, "engine": engine_versions(),
             }
         except Exception as exc:  # the reading thread must go on reading
             return protocol.error(req_id, "internal", f"{type(exc).__name__}: {exc}")
+
+    def _workers(self, req_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
+        """The `workers` event: each endpoint probed in plain Python (see rpc.probe_worker),
+        never through llama.cpp, which aborts on a worker it cannot reach.  A worker the loaded
+        model uses is serving this process and cannot answer a probe: it is reported from the
+        load, with a check that it still accepts connections."""
+        from chatapp.engine import rpc
+
+        try:
+            if not rpc.rpc_supported():
+                raise rpc.RpcError(rpc.NO_RPC_MESSAGE)
+            endpoints = cmd.get("endpoints")
+            if isinstance(endpoints, str):
+                endpoints = endpoints.split(",")
+            if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+                return protocol.error(req_id, "bad_request",
+                                      "endpoints must be a list of \"host:port\" strings")
+            names = rpc.parse_endpoints(endpoints)
+        except rpc.RpcError as exc:
+            return protocol.error(req_id, "rpc", str(exc))
+        model = self._model
+        in_use: dict[str, list[dict[str, Any]]] = {}
+        for dev in getattr(model, "workers", None) or []:
+            in_use.setdefault(dev["endpoint"], []).append(dev)
+        found = []
+        for name in names:
+            if name in in_use:
+                alive = not rpc.gone(name)
+                found.append({
+                    "endpoint": name, "ok": alive, "in_use": True, "protocol": None,
+                    "error": None if alive else f"The worker at {name} no longer accepts "
+                    "connections; the model loaded with it will fail at its next reply.",
+                    "devices": [{"index": d["index"], "name": d["name"],
+                                 "description": d["description"],
+                                 "memory_free": d["memory_free"],
+                                 "memory_total": d["memory_total"]} for d in in_use[name]],
+                })
+            else:
+                found.extend(w | {"in_use": False} for w in rpc.probe_workers([name]))
+        return {"type": "workers", "id": req_id, "workers": found}
 
     def _engine_loop(self) -> None:
         try:
@@ -183,6 +229,7 @@ class Worker:
     def _do_load(self, req_id: str, cmd: dict[str, Any]) -> dict[str, Any]:
         from chatapp.engine.gguf_preflight import GGUFPreflightError
         from chatapp.engine.hashing import sha256_file
+        from chatapp.engine.rpc import RpcError, SplitError
         from chatapp.engine.runtime import LoadedModel, LoadError, LoadSettings
         from chatapp.paths import cache_dir
 
@@ -196,6 +243,7 @@ class Worker:
                 n_threads_batch=_opt_int(cmd.get("n_threads_batch")),
                 n_gpu_layers=int(cmd.get("n_gpu_layers", 0)),
                 flash_attn=bool(cmd.get("flash_attn", False)),
+                **_rpc_settings(cmd),
             )
         except (KeyError, TypeError, ValueError) as exc:
             return protocol.error(req_id, "bad_request", f"bad load settings: {exc}")
@@ -208,6 +256,10 @@ class Worker:
                 ))
             except GGUFPreflightError as exc:
                 return protocol.error(req_id, "preflight", f"not a usable model file: {exc}")
+            except RpcError as exc:
+                return protocol.error(req_id, "rpc", str(exc))
+            except SplitError as exc:
+                return protocol.error(req_id, "bad_request", str(exc))
             except LoadError as exc:
                 return _load_failure(req_id, settings, str(exc), exc.gpu_layers)
             except MemoryError:
@@ -352,6 +404,10 @@ def _load_failure(req_id: str, settings: Any, message: str,
     weights = memory_retry.allocation_target(message, lines) == memory_retry.WEIGHTS
     event["retry"] = memory_retry.retry_options(
         dataclasses.replace(settings, n_ctx=n_ctx), gpu_layers, weights=weights)
+    if getattr(settings, "rpc", ()):
+        # With workers every layer goes to them whatever n_gpu_layers says: only the other
+        # options can help (a split that favours the workers with memory is the user's call).
+        event["retry"] = [o for o in event["retry"] if "n_gpu_layers" not in o]
     return event
 
 
@@ -362,10 +418,10 @@ def _asked_of_llama(settings: Any) -> tuple[int, int]:
     output layer: the most it can have been, so that the retry offers half of that and the
     CPU.  The header is read again: the failed load kept
     nothing."""
-    import llama_cpp
 
     from chatapp.engine.gguf_preflight import GGUFPreflightError, inspect_gguf
     from chatapp.engine.memory_retry import resolve_gpu_layers
+    from chatapp.engine.runtime import gpu_offload_supported
 
     try:
         info = inspect_gguf(settings.path)
@@ -373,8 +429,31 @@ def _asked_of_llama(settings: Any) -> tuple[int, int]:
     except (GGUFPreflightError, OSError):
         context_length = n_layer = None
     n_ctx = settings.n_ctx or min(context_length or 4096, 32768)
-    offload = bool(llama_cpp.llama_supports_gpu_offload())
+    offload = gpu_offload_supported()
     return n_ctx, resolve_gpu_layers(settings.n_gpu_layers, n_layer, offload)
+
+
+def _rpc_settings(cmd: dict[str, Any]) -> dict[str, Any]:
+    """The `rpc` and `split` fields of a load as LoadSettings fields; ValueError when malformed.
+
+    `split` is "auto" (or absent) or a list of proportions, one per device of the load's device
+    list (the workers' devices in the order given, then this machine's GPUs); it needs `rpc`.
+    """
+    endpoints = cmd.get("rpc") or []
+    if not isinstance(endpoints, list) or not all(isinstance(e, str) for e in endpoints):
+        raise ValueError("rpc must be a list of \"host:port\" strings")
+    split = cmd.get("split", "auto")
+    if split is None or split == "auto":
+        proportions = None
+    elif isinstance(split, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in split):
+        proportions = tuple(float(v) for v in split)
+    else:
+        raise ValueError('split must be "auto" or a list of numbers, one per device')
+    if proportions is not None and not endpoints:
+        raise ValueError("a split needs workers (rpc): without them llama.cpp's device list is "
+                         "this machine's GPUs, which n_gpu_layers covers")
+    return {"rpc": tuple(endpoints), "tensor_split": proportions}
 
 
 def _opt_int(value: Any) -> int | None:

@@ -37,8 +37,10 @@ _TRANSPORT_KEYS = frozenset({"type", "id"})
 
 
 def provenance_from_done(done: dict[str, Any]) -> dict[str, Any]:
-    """How a reply was made, from the model process's `done` event."""
+    """How a reply was made, from the `done` event of the model process or of a server
+    (chatapp.engine.remote: "endpoint" and "remote_model" say where; None for a local model)."""
     path = str(done.get("model_path") or "")
+    endpoint = done.get("endpoint") or None
     return {
         "model_file": os.path.basename(path) or None,
         "model_sha256": done.get("model_sha256"),
@@ -57,6 +59,8 @@ def provenance_from_done(done: dict[str, Any]) -> dict[str, Any]:
         "finish_reason": done.get("finish_reason"),
         # How many of the oldest messages the model did not see (the context was full).
         "dropped_messages": done.get("dropped_messages"),
+        "endpoint": endpoint,
+        "remote_model": done.get("model_name") if endpoint else None,
     }
 
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from chatapp.core.app_settings import AppSettings, save_app_settings
 from chatapp.core.sampling import SamplingSettings
+from chatapp.engine.remote import server_label
 from chatapp.models.starter import install_starter, is_installed
 from chatapp.paths import (
     configured_data_dir,
@@ -57,6 +58,7 @@ from chatapp.ui.inside import InsidePanel
 from chatapp.ui.message_view import confirm_and_open
 from chatapp.ui.model_bar import ModelBar
 from chatapp.ui.model_management import ModelManagement, dropped_model_paths
+from chatapp.ui.remote_glue import RemoteGlue
 from chatapp.ui.reply_save import ReplySave
 from chatapp.ui.settings_dialog import SettingsDialog, SettingsValues
 from chatapp.ui.shortcut_sheet import ShortcutSection, ShortcutSheet
@@ -110,6 +112,7 @@ class MainWindow(QMainWindow):
         last_summary: the `done` event of the last reply (speed, seed, finish reason), less its
             records blob.
         context: the last context report (prompt_tokens, n_ctx, dropped_messages), or None.
+        remote: models on OpenAI-compatible servers (chatapp.ui.remote_glue).
     """
 
     sig_model_chosen = Signal(object)
@@ -254,6 +257,8 @@ class MainWindow(QMainWindow):
         self.inside.sig_attention_requested.connect(self.capture_attention)
         #: The attention capture in flight: (request id, message id).
         self._attention_req: tuple[str, str] | None = None
+        #: Models on OpenAI-compatible servers: the model menu's servers, "Connect to…".
+        self.remote = RemoteGlue(self, engine, self.model_bar, self.inside, self.load_remote)
         # Ctrl+N is a window shortcut, but it only fires for actions of the active window.
         self.addAction(self.sidebar.action_new_chat)
         self.addAction(self.sidebar.action_search)
@@ -377,7 +382,7 @@ class MainWindow(QMainWindow):
             self, app=self.app_settings, sampling=sampling,
             system_prompt=conversation.system_prompt if conversation else "",
             presets=_presets(presets), data_dir=data_dir(),
-            configured_data_dir=configured_data_dir())
+            configured_data_dir=configured_data_dir(), probe_workers=self._probe_workers)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _result: setattr(self, "settings_dialog", None))
         target = conversation.id if conversation else None
@@ -385,6 +390,12 @@ class MainWindow(QMainWindow):
         dialog.sig_save_preset.connect(lambda name, value: self._save_preset(dialog, name, value))
         self.settings_dialog = dialog
         dialog.open()
+
+    def _probe_workers(self, endpoints: list[str]) -> list[dict[str, Any]]:
+        """RPC workers' devices and free memory, asked of the model process (blocking: the
+        settings dialog calls it off the GUI thread)."""
+        reports = self.engine.client.workers(endpoints).get("workers") or []
+        return [r for r in reports if isinstance(r, dict)]
 
     def _save_preset(self, dialog: SettingsDialog, name: str, sampling: SamplingSettings) -> None:
         def save(s: ChatStore) -> list[Preset]:
@@ -676,6 +687,19 @@ class MainWindow(QMainWindow):
         self._load_kwargs = self.app_settings.engine_load_kwargs()
         self._load_id = self.engine.load(path, **self._load_kwargs)
         self.sig_model_chosen.emit(path)
+
+    def load_remote(self, base_url: str, model: str, api_key: str | None = None) -> None:
+        """Chat with `model` on the OpenAI-compatible server at `base_url` (the saved key is
+        used when `api_key` is None); a local `load_model` switches back."""
+        if self._busy:
+            self.statusBar().showMessage(self.tr("Stop the reply before changing the model."))
+            return
+        self._ready = False
+        self.model_path = None
+        self._model_name = server_label(model, base_url)
+        self.model_bar.show_loading(self._model_name)
+        self._show_empty_state()
+        self._load_id = self.engine.load_remote(base_url, model, api_key=api_key)
 
     def _retry_load(self, overrides: dict[str, Any]) -> None:
         """Load the same model again with less memory (the user's choice after running out).
@@ -1002,6 +1026,11 @@ class MainWindow(QMainWindow):
                     "This reply has no token records (it was imported or written by hand), "
                     "so its tokens are unknown."))
                 return
+            if any(t < 0 for t in tokens):  # stand-in ids (chatapp.engine.remote)
+                self.inside.show_attention_error(self.tr(
+                    "This reply was written by a model on a server, which does not send "
+                    "token ids, so its tokens are unknown here."))
+                return
             self._attention_req = (self.engine.attention(prompt, tokens), message_id)
 
         self.store.run(read, send)
@@ -1084,7 +1113,7 @@ class MainWindow(QMainWindow):
             self.model_bar.show_progress(float(event["progress"]))
         elif kind == "loaded" and req_id == self._load_id:
             self._ready = True
-            self._n_ctx = int(event["model"]["n_ctx"])
+            self._n_ctx = int(event["model"].get("n_ctx") or 0)  # a server may not say
             self.model_bar.show_loaded(event["model"])
             self._show_empty_state()
             self.statusBar().showMessage(self.tr("Ready."), 5000)

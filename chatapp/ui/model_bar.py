@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatapp.engine.remote import RemoteError, endpoint_of, server_label
 from chatapp.models.library import imported_paths, is_later_part
 from chatapp.models.starter import STARTER
 from chatapp.paths import models_dir
@@ -249,19 +250,24 @@ class ModelBar(QWidget):
     """The model picker above the chat: a selector, the model's state, and its actions.
 
     The selector lists the .gguf files in the models folder and the recently opened paths,
-    plus "Open model…".  Beside it: a first-run offer of the starter model, load progress,
+    then the models of saved servers ("model @ host"), plus "Open model…" and "Connect to a
+    server…".  Beside it: a first-run offer of the starter model, load progress,
     the loaded model's one-line summary with a Details window, or why a load failed.
 
     Signals:
         sig_load_requested(Path): the user chose a model to load.
         sig_install_starter(): the user asked for the starter model to be installed.
         sig_manage_models(): the user asked for the Models window (library and downloads).
+        sig_remote_requested(str, str): the user chose a saved server's model (base URL,
+            model).
+        sig_connect_server(): the user asked for "Connect to a server…".
 
     Attributes:
         model_button: the selector (a button with a menu), showing the model's name.
         model_menu: its menu.
         open_action: the menu's "Open model…".
         manage_action: the menu's "Manage and download models…".
+        connect_action: the menu's "Connect to a server…".
         status_label: the state in words (elided to fit).
         summary_label: the loaded model's summary (elided to fit; full details as tooltip).
         details_button: opens `details_dialog` (loaded state).
@@ -275,6 +281,8 @@ class ModelBar(QWidget):
     sig_load_requested = Signal(object)
     sig_install_starter = Signal()
     sig_manage_models = Signal()
+    sig_remote_requested = Signal(str, str)
+    sig_connect_server = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         """Build the bar in the no-model state and list the models folder once."""
@@ -285,6 +293,8 @@ class ModelBar(QWidget):
         #: Recently opened paths from the owner (most recent first).
         self._recent: list[Path] = []
         self._current: Path | None = None
+        #: Saved servers' models, as (base URL, model), in the owner's order.
+        self._servers: list[tuple[str, str]] = []
         self.details_dialog: QDialog | None = None
         self._details_text: QPlainTextEdit | None = None
 
@@ -299,6 +309,8 @@ class ModelBar(QWidget):
         self.open_action.triggered.connect(self._choose_file)
         self.manage_action = self.model_menu.addAction("")
         self.manage_action.triggered.connect(lambda: self.sig_manage_models.emit())
+        self.connect_action = self.model_menu.addAction("")
+        self.connect_action.triggered.connect(lambda: self.sig_connect_server.emit())
         # A push button with a menu, not a tool button: its menu arrow gets room of its own
         # instead of being drawn over the end of the name.
         self.model_button = QPushButton()
@@ -350,6 +362,15 @@ class ModelBar(QWidget):
         self._current = current
         self._rebuild_menu()
 
+    def set_servers(self, servers: list[tuple[str, str]]) -> None:
+        """The saved servers' models, as (base URL, model): listed after the local models."""
+        self._servers = list(servers)
+        self._rebuild_menu()
+
+    def servers(self) -> list[tuple[str, str]]:
+        """The saved servers' models the selector lists, in its order."""
+        return list(self._servers)
+
     def refresh_models(self) -> None:
         """List the models folder again (a directory listing; call when it may have changed)."""
         self._scan()
@@ -386,7 +407,7 @@ class ModelBar(QWidget):
     def _rebuild_menu(self) -> None:
         menu = self.model_menu
         for action in menu.actions():
-            if action not in (self.open_action, self.manage_action):
+            if action not in (self.open_action, self.manage_action, self.connect_action):
                 menu.removeAction(action)
                 self._group.removeAction(action)
                 action.deleteLater()
@@ -415,6 +436,22 @@ class ModelBar(QWidget):
             empty = QAction(self.tr("No models in the models folder yet"), menu)
             empty.setEnabled(False)
             menu.insertAction(first, empty)
+        if self._servers:
+            menu.insertSeparator(first)
+        remote = self._state.model if (self._state.kind == "loaded"
+                                       and self._state.model.get("backend") == "remote") else {}
+        for url, model in self._servers:
+            label = metrics.elidedText(_one_line(server_label(model, url)),
+                                       Qt.TextElideMode.ElideMiddle, MENU_ITEM_MAX_PX)
+            action = QAction(_menu_text(label), menu)
+            action.setToolTip(_tooltip_html([model, url]))
+            action.setCheckable(True)
+            action.setChecked(bool(remote) and remote.get("name") == model
+                              and remote.get("endpoint") == _endpoint(url))
+            action.setActionGroup(group)
+            action.triggered.connect(
+                lambda _=False, u=url, m=model: self.sig_remote_requested.emit(u, m))
+            menu.insertAction(first, action)
         menu.insertSeparator(first)
 
     def _choose_file(self) -> None:
@@ -457,8 +494,12 @@ class ModelBar(QWidget):
         self._render()
 
     def show_loaded(self, model: dict[str, Any]) -> None:
-        """A model is loaded: `model` is the `loaded` event's model dict."""
-        self._set(_State("loaded", name=_name_of(model.get("path")), model=dict(model)))
+        """A model is loaded: `model` is the `loaded` event's model dict (a server's model,
+        with "backend": "remote", is named "model @ host")."""
+        name = _name_of(model.get("path"))
+        if not name and model.get("backend") == "remote":
+            name = server_label(_text(model.get("name")), _text(model.get("endpoint")))
+        self._set(_State("loaded", name=name, model=dict(model)))
 
     def show_failed(self, reason: str) -> None:
         """The load failed; `reason` (from llama.cpp or the model process) is shown in full."""
@@ -483,6 +524,7 @@ class ModelBar(QWidget):
     def _retranslate(self) -> None:
         self.open_action.setText(self.tr("Open model…"))
         self.manage_action.setText(self.tr("Manage and download models…"))
+        self.connect_action.setText(self.tr("Connect to a server…"))
         self.model_button.setAccessibleName(self.tr("Model"))
         self.details_button.setText(self.tr("Details"))
         self.details_button.setToolTip(self.tr("Everything known about the loaded model"))
@@ -573,11 +615,19 @@ class ModelBar(QWidget):
             parts.append(format_bytes(size))
         if m.get("n_ctx") is not None:
             parts.append(self.tr("context {n}").format(n=_text(m.get("n_ctx"))))
-        if _text(m.get("backend")):
+        if m.get("backend") == "remote":
+            # The endpoint says where the model runs; the server's own backend is unknown.
+            parts.append(self.tr("remote"))
+            if _text(m.get("endpoint")):
+                parts.append(_text(m.get("endpoint")))
+        elif _text(m.get("backend")):
             parts.append(_text(m.get("backend")))
         if m.get("n_threads") is not None:
             parts.append(self.tr("threads {n}").format(n=_text(m.get("n_threads"))))
-        if m.get("n_gpu_layers") is not None:
+        workers = m.get("rpc")
+        if isinstance(workers, list) and workers:
+            parts.append(self.tr("split over {n} workers").format(n=len(workers)))
+        elif m.get("n_gpu_layers") is not None:
             parts.append(self.tr("GPU layers {n}").format(n=_text(m.get("n_gpu_layers"))))
         return SEPARATOR.join(_one_line(p) for p in parts)
 
@@ -592,6 +642,9 @@ class ModelBar(QWidget):
         m = self._state.model
         labels = {
             "path": self.tr("File"),
+            "name": self.tr("Model on the server"),
+            "endpoint": self.tr("Server"),
+            "owned_by": self.tr("Owned by"),
             "description": self.tr("Description"),
             "architecture": self.tr("Architecture"),
             "parameters": self.tr("Parameters"),
@@ -621,8 +674,12 @@ class ModelBar(QWidget):
         if isinstance(devices, list):
             for number, device in enumerate(devices, 1):
                 lines.append(self._device_line(number, device))
+        used = m.get("devices_used")
+        if isinstance(used, list):
+            lines.extend(self._placement_line(d) for d in used if isinstance(d, dict))
         # Fields added to the model process later still show, under their own key.
-        for key in sorted(k for k in m if k not in labels and k != "devices"):
+        shown = {"devices", "devices_used"}
+        for key in sorted(k for k in m if k not in labels and k not in shown):
             if m[key] is not None and m[key] != "":
                 lines.append(f"{_text(key)}: {self._value(key, m[key])}")
         return [_shorten(line, DETAILS_VALUE_CHARS) for line in lines]
@@ -647,6 +704,28 @@ class ModelBar(QWidget):
         elif _is_count(total):
             words.append(self.tr("{total} total").format(total=_format_gib(total)))
         return self.tr("Device {number}: {text}").format(number=number, text=" — ".join(words))
+
+    def _placement_line(self, device: dict[str, Any]) -> str:
+        """Where part of the model went: a device, its machine, its layers and bytes."""
+        where = (_text(device.get("endpoint")) if device.get("endpoint")
+                 else self.tr("this computer"))
+        name = _text(device.get("name")) or "?"
+        layers = device.get("layers")
+        if (isinstance(layers, list) and len(layers) == 2
+                and all(_is_count(x) for x in layers)):
+            span = self.tr("layers {first}–{last}").format(first=layers[0], last=layers[1])
+        else:
+            span = self.tr("no repeating layers")
+        extras = []
+        if device.get("output_layer"):
+            extras.append(self.tr("output layer"))
+        if device.get("input_layer"):
+            extras.append(self.tr("token embeddings"))
+        if _is_count(weights := device.get("weights_bytes")):
+            extras.append(self.tr("{size} of weights").format(size=format_bytes(weights)))
+        tail = f" ({', '.join(extras)})" if extras else ""
+        return self.tr("On {name} @ {where}: {span}").format(
+            name=name, where=where, span=span) + tail
 
     # -- the Details window ---------------------------------------------------------------------
 
@@ -678,6 +757,14 @@ class ModelBar(QWidget):
             self._details_text.setPlainText(text)
         if not text:
             self.details_dialog.hide()  # nothing loaded any more: nothing to detail
+
+
+def _endpoint(url: str) -> str:
+    """A server's API base URL as a `loaded` event names it ('' for a bad address)."""
+    try:
+        return endpoint_of(url)
+    except RemoteError:
+        return ""
 
 
 def _key(path: Path) -> str:

@@ -51,6 +51,7 @@ from chatapp.core.sampling import SamplingSettings
 from chatapp.engine.threads import choose_threads
 from chatapp.paths import default_data_dir
 from chatapp.services.i18n import LANGUAGES
+from chatapp.ui.workers_editor import Probe, WorkersEditor
 
 #: Largest seed llama.cpp accepts (2**32 - 1 itself means "random" there).
 SEED_MAX = 2**32 - 2
@@ -377,7 +378,7 @@ class SettingsDialog(QDialog):
 
     def __init__(self, parent: QWidget | None, *, app: AppSettings, sampling: SamplingSettings,
                  system_prompt: str, presets: dict[str, SamplingSettings], data_dir: Path,
-                 configured_data_dir: Path | None) -> None:
+                 configured_data_dir: Path | None, probe_workers: Probe | None = None) -> None:
         """A dialog showing these values.
 
         Args:
@@ -388,6 +389,7 @@ class SettingsDialog(QDialog):
             presets: the presets by name, in the order to list them.
             data_dir: the data folder in use now (shown for information).
             configured_data_dir: the data folder chosen for the next start, None = default.
+            probe_workers: asks the model process about RPC workers (None: no check button).
         """
         super().__init__(parent)
         self._chosen_data_dir = configured_data_dir
@@ -523,8 +525,11 @@ class SettingsDialog(QDialog):
         form.addRow("", chooser)
         form.addRow(self.storage_note)
 
+        # Workers (llama.cpp RPC)
+        self.workers_page = WorkersEditor(app.rpc_workers, app.rpc_split, probe_workers, self)
+
         for tab in (self.sampling_page, self.conversation_page, self.model_page,
-                    self.appearance_page, self.storage_page):
+                    self.workers_page, self.appearance_page, self.storage_page):
             self.tabs.addTab(tab, "")
 
         self.buttons = QDialogButtonBox(
@@ -552,6 +557,8 @@ class SettingsDialog(QDialog):
             n_gpu_layers=GPU_LAYERS_AUTO if self.gpu_auto.isChecked() else self.gpu_spin.value(),
             n_threads=THREADS_AUTO if self.threads_auto.isChecked() else self.threads_spin.value(),
             flash_attn=self.flash_attn_check.isChecked(),
+            rpc_workers=self.workers_page.workers(),
+            rpc_split=self.workers_page.split(),
         )
         return SettingsValues(app=app, sampling=self.sampling_editor.sampling(),
                               system_prompt=self.system_prompt_edit.toPlainText(),
@@ -572,7 +579,7 @@ class SettingsDialog(QDialog):
     def _retranslate(self) -> None:
         self.setWindowTitle(self.tr("Settings"))
         for i, title in enumerate((self.tr("Sampling"), self.tr("Conversation"),
-                                   self.tr("Model"), self.tr("Appearance"),
+                                   self.tr("Model"), self.tr("Workers"), self.tr("Appearance"),
                                    self.tr("Storage"))):
             self.tabs.setTabText(i, title)
         self.sampling_note.setText(self.tr("These settings apply to the current conversation."))

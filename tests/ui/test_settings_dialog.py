@@ -278,7 +278,8 @@ def test_language_change_retranslates_everything(qtbot: QtBot, dialog: SettingsD
     try:
         qtbot.waitUntil(lambda: dialog.tabs.tabText(0) == "<Sampling>")
         assert [dialog.tabs.tabText(i) for i in range(dialog.tabs.count())] == [
-            "<Sampling>", "<Conversation>", "<Model>", "<Appearance>", "<Storage>"]
+            "<Sampling>", "<Conversation>", "<Model>", "<Workers>", "<Appearance>",
+            "<Storage>"]
         assert dialog.windowTitle() == "<Settings>"
         assert ed.temperature.label.text() == "<Temperature>"
         assert ed.temperature.slider.toolTip().startswith("<Divides the logits")
@@ -293,3 +294,54 @@ def test_language_change_retranslates_everything(qtbot: QtBot, dialog: SettingsD
         app.removeTranslator(translator)
     qtbot.waitUntil(lambda: dialog.tabs.tabText(0) == "Sampling")
     assert ed.temperature.label.text() == "Temperature"
+
+
+def test_workers_tab_edits_the_worker_list_and_the_split(qtbot: QtBot) -> None:
+    asked: list[list[str]] = []
+
+    def probe(endpoints: list[str]) -> list[dict[str, Any]]:
+        asked.append(endpoints)
+        return [{"endpoint": endpoints[0], "error": None,
+                 "devices": [{"name": "RPC0", "description": "CPU", "memory_free": 8e9,
+                              "memory_total": 16e9}]},
+                {"endpoint": endpoints[1], "error": "connection refused", "devices": []}]
+
+    app = AppSettings(rpc_workers=("10.0.0.2:50052",), rpc_split="auto")
+    dlg = SettingsDialog(None, app=app, sampling=HIDDEN, system_prompt="", presets={},
+                         data_dir=Path("/data"), configured_data_dir=None, probe_workers=probe)
+    qtbot.addWidget(dlg)
+    page = dlg.workers_page
+    assert page.workers() == ("10.0.0.2:50052",) and page.split() == "auto"
+    assert not page.split_edit.isEnabled()
+
+    page.endpoint_edit.setText("not an address")
+    page.add_button.click()
+    assert "host:port" in page.status.text() and page.workers() == ("10.0.0.2:50052",)
+    dlg.show()
+    page.endpoint_edit.setText("10.0.0.3:50052")
+    qtbot.keyClick(page.endpoint_edit, Qt.Key.Key_Return)
+    assert page.workers() == ("10.0.0.2:50052", "10.0.0.3:50052")
+    assert dlg.isVisible()  # Enter added the worker; it did not press OK
+    page.endpoint_edit.setText("10.0.0.3:50052")
+    page.add_button.click()
+    assert "already" in page.status.text() and len(page.workers()) == 2
+
+    page.check_button.click()
+    qtbot.waitUntil(lambda: "answered" in page.status.text(), timeout=5000)
+    assert asked == [["10.0.0.2:50052", "10.0.0.3:50052"]]
+    assert "CPU: 8.0 GB free of 16.0 GB" in page.list.item(0).text()
+    assert "not reachable: connection refused" in page.list.item(1).text()
+    assert page.status.text() == "1 of 2 workers answered."
+
+    page.split_manual.setChecked(True)
+    page.split_edit.setText("1,-2")
+    assert "numbers separated by commas" in page.status.text() and page.split() == "auto"
+    page.split_edit.setText("1,3")
+    assert page.split() == "1,3"
+    values = dlg.values().app
+    assert values.rpc_workers == ("10.0.0.2:50052", "10.0.0.3:50052")
+    assert values.rpc_split == "1,3"
+    page.list.setCurrentRow(0)
+    page.remove_button.click()
+    assert dlg.values().app.rpc_workers == ("10.0.0.3:50052",)
+    assert "no password and no encryption" in page.warning.text()

@@ -70,6 +70,7 @@ class AttentionView(QWidget):
         self._query: int | None = None
         self._thumb_layer: int | None = None
         self._can_capture = False
+        self._needs_local = False  # a model on a server is in use: nothing to capture from
         self._state = "empty"  # empty | capturing | shown | error
         self._error = ""
         self._explain = Explanations(self)
@@ -164,6 +165,17 @@ class AttentionView(QWidget):
         """Whether there is a finished reply to capture."""
         self._can_capture = on
         self._update_enabled()
+
+    def set_needs_local_model(self, on: bool) -> None:
+        """Whether the model in use is on a server: then the view says that attention needs a
+        local model instead of offering a capture (a capture already shown stays)."""
+        self._needs_local = on
+        self._update_status()
+        self._update_enabled()
+
+    def needs_local_model(self) -> bool:
+        """Whether the view says that attention needs a local model."""
+        return self._needs_local
 
     def set_capturing(self) -> None:
         """A capture was asked for: say so until it arrives."""
@@ -374,7 +386,9 @@ class AttentionView(QWidget):
 
     def _update_enabled(self) -> None:
         has = self.capture is not None
-        self.capture_button.setEnabled(self._can_capture and self._state != "capturing")
+        self.capture_button.setEnabled(self._can_capture and self._state != "capturing"
+                                       and not self._needs_local)
+        self.capture_button.setVisible(not self._needs_local)
         for widget in (self.layer_combo, self.mean_box, self.scale_combo,
                        self.save_matrix_button, self.save_picture_button):
             widget.setEnabled(has)
@@ -386,6 +400,9 @@ class AttentionView(QWidget):
             text = self.tr("Capturing…")
         elif self._state == "error":
             text = self.tr("Capture failed: {0}").format(self._error)
+        elif self._needs_local and capture is None:
+            text = self.tr("Attention weights need a local model: they are read inside "
+                           "llama.cpp while it computes.")
         elif capture is not None:
             ms = f"{capture.capture_ms:.0f}" if capture.capture_ms is not None else "?"
             text = self.tr("Captured {0} tokens, {1} layers × {2} heads in {3} ms.").format(

@@ -100,6 +100,11 @@ class InsidePanel(QDockWidget):
 
     # --- attention -----------------------------------------------------------------------------
 
+    def set_remote_model(self, on: bool) -> None:
+        """Whether the model in use is on a server (chatapp.engine.remote): its attention
+        cannot be captured, and the Attention tab says so."""
+        self.attention.set_needs_local_model(on)
+
     def show_attention(self, event: dict[str, Any]) -> None:
         """Show an "attention" event's capture (its NPZ is read lazily)."""
         self.attention.show_capture(event)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp.core.sampling import SamplingSettings
+from chatapp.engine.remote import SERVER_STAGE
 from chatapp.storage.records import RecordTable
 from chatapp.ui.inside import whatif_adapter
 from chatapp.ui.inside.explanations import Explanations, WhatIsThis
@@ -319,7 +320,11 @@ class SamplingView(QWidget):
         self.bars.set_rows(rows, caption)
         shown = replay if replay is not None else self._reply_replay
         self.formula_label.setText(self._formula_text(record, shown))
-        if not available:
+        if _from_server(record):
+            note = self.tr("Reported by the server: only its top candidates for each token, "
+                           "no sampler stages and no what-if. llama.cpp-based servers and vLLM "
+                           "compute them from the raw logits, before the sampling settings.")
+        elif not available:
             note = self.tr("The what-if needs the replay module, which is not installed.")
         elif not has_candidates:
             note = self.tr("What-if unavailable: this reply was recorded without the "
@@ -454,6 +459,13 @@ class SamplingView(QWidget):
         self._fill_branch(self._current())
         self._update_distribution()
 
+
+
+def _from_server(record: Mapping[str, Any]) -> bool:
+    """Whether a record is a server's report (chatapp.engine.remote), not llama.cpp's stages."""
+    stages = record.get("stages")
+    return isinstance(stages, list) and any(
+        isinstance(s, Mapping) and s.get("name") == SERVER_STAGE for s in stages)
 
 
 def _num(value: float) -> str:

@@ -116,7 +116,8 @@ class StageBars(QWidget):
         left = [title]
         if row.cutoff is not None:
             left.append(self._cutoff_text(row))
-        parts = [self.tr("survivors: {0}").format(row.survivors)]
+        # A server's report does not say how many tokens its chain kept (-1).
+        parts = [self.tr("survivors: {0}").format(row.survivors)] if row.survivors >= 0 else []
         if row.entropy_bits is not None:
             parts.append((self.tr("H = {0} bits") if row.entropy_exact
                           else self.tr("H ≈ {0} bits")).format(f"{row.entropy_bits:.2f}"))
@@ -142,6 +143,7 @@ class StageBars(QWidget):
             "top_p": self.tr("top-p"),
             "min_p": self.tr("min-p"),
             "temperature": self.tr("temperature"),
+            "server": self.tr("reported by the server"),
         }
         return titles.get(name, name)
 

@@ -80,7 +80,7 @@ class StageRow:
     Attributes:
         name: stage name (see `chatapp.core.sampling.STAGES`).
         active: the settings switched the stage on (an off stage repeats the one before).
-        survivors: candidates left after the stage.
+        survivors: candidates left after the stage (-1: not known, as in a server's report).
         bars: at most `MAX_BARS` bars.
         cutoff: the stage's setting and cut, None for the raw distribution.
         entropy_bits: Shannon entropy of the stage's distribution, in bits (None: unknown).
@@ -185,7 +185,7 @@ def build_rows(
             entropy: float | None = exact_h
             exact = entropies_exact[k] if entropies_exact is not None and k < len(
                 entropies_exact) else True
-        elif stage.top:
+        elif stage.top and stage.survivors >= 0:
             entropy, exact = approx_entropy([p for _t, p in stage.top], stage.survivors)
         else:
             entropy, exact = None, False
@@ -240,7 +240,8 @@ def _rank(stage: StageData, chosen: int | None) -> int | None:
     for rank, (t, _p) in enumerate(stage.top):
         if t == chosen:
             return rank
-    return -1 if stage.survivors <= len(stage.top) else None
+    # Survivors < 0: not known (a server's report), so an unlisted token may still be there.
+    return -1 if 0 <= stage.survivors <= len(stage.top) else None
 
 
 def _int(value: Any, default: int) -> int:

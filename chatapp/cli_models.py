@@ -76,14 +76,10 @@ def _print_json(value: Any) -> None:
 
 
 def human_bytes(n: int | None) -> str:
-    """1.2 GB, 340 MB, 12 KB: what a person reads."""
-    if n is None:
-        return "?"
-    for unit, size in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
+    """A size for the terminal ("98 MB"; "?" when unknown), as the window shows it."""
+    from chatapp.core.units import format_bytes
 
+    return "?" if n is None else format_bytes(max(0, int(n)))
 
 def _count(n: int | None) -> str:
     if n is None:

@@ -49,6 +49,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from chatapp.core.units import format_bytes
 from chatapp.engine.gguf_preflight import GGUFInfo
 
 __all__ = [
@@ -560,7 +561,5 @@ def _bytes_or_none(value: object) -> int | None:
 
 
 def _size(n: int) -> str:
-    """Bytes for people: '98 MB', '7.5 GB' (binary units, as file managers show them)."""
-    if n < GIB:
-        return f"{max(n, 0) / MIB:,.0f} MB"
-    return f"{n / GIB:,.1f} GB"
+    """Bytes for people, as the rest of the app shows them ('98 MB', '7.5 GB')."""
+    return format_bytes(max(n, 0))

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from chatapp.core.app_settings import RPC_WORKERS_MAX, is_endpoint, parse_split
+from chatapp.core.units import format_bytes
 from chatapp.services.background import Background
 
 #: Asks the model process about workers: endpoints → one report per endpoint, each
@@ -36,7 +37,7 @@ Probe = Callable[[list[str]], list[dict[str, Any]]]
 
 
 def _gb(n: object) -> str:
-    return f"{int(n) / 1e9:.1f} GB" if isinstance(n, int | float) and n else "?"
+    return format_bytes(int(n)) if isinstance(n, int | float) and n > 0 else "?"
 
 
 class WorkersEditor(QWidget):

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from chatapp.core.sampling import SamplingSettings
+from chatapp.core.units import format_bytes
 from chatapp.engine.gguf_preflight import GGUFInfo, inspect_gguf
 from chatapp.models.fit import (
     GIB,
@@ -226,7 +227,8 @@ def test_no_gpu_and_enough_ram_runs_on_the_cpu(shape: ModelShape) -> None:
     assert (verdict.ram_free, verdict.vram_free) == (16 * GIB, None)
     text = verdict.summary()
     assert "no GPU" in text and "8,192 tokens" in text
-    assert f"{verdict.need.host / MIB:,.0f} MB" in text and "16.0 GB free" in text
+    # Sizes as the rest of the app writes them (decimal units: 16 GiB is "17 GB").
+    assert f"{format_bytes(verdict.need.host)} of RAM" in text and "(17 GB free)" in text
 
 
 def test_ram_boundary_between_cpu_and_too_big(shape: ModelShape) -> None:
@@ -237,7 +239,8 @@ def test_ram_boundary_between_cpu_and_too_big(shape: ModelShape) -> None:
     assert (too_big.kind, too_big.gpu_layers) == ("too_big", 0)
     text = too_big.summary()
     assert "Too big" in text and "shorter context" in text
-    assert "481 MB of RAM" in text and "1.5 GB is free of which 1.0 GB is kept" in text
+    # Decimal units, as everywhere in the app: 481 MiB is "505 MB", 1.5 GiB "1.6 GB".
+    assert "505 MB of RAM" in text and "1.6 GB is free of which 1.1 GB is kept" in text
     assert assess(shape, 8192, [_cpu(need)], reserve_ram=0).kind == "cpu"
 
 

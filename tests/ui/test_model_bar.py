@@ -13,9 +13,10 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTranslator
 from PySide6.QtWidgets import QApplication, QFileDialog, QTextBrowser, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
+from chatapp.core.units import format_bytes, format_params
 from chatapp.engine.client import EngineClient
 from chatapp.paths import models_dir
-from chatapp.ui.model_bar import ModelBar, format_bytes, format_params
+from chatapp.ui.model_bar import ModelBar
 
 HOSTILE_HTML = "<img src=file:///etc/passwd>"
 

@@ -22,10 +22,10 @@ from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QPalett
 from PySide6.QtWidgets import QApplication, QMessageBox, QToolTip
 from pytestqt.qtbot import QtBot
 
+from chatapp.core.units import format_bytes
 from chatapp.models.library import list_models
 from chatapp.paths import models_dir
 from chatapp.services.download_service import DownloadService, download_key
-from chatapp.ui.model_bar import format_bytes
 from chatapp.ui.models import ModelsWindow
 from chatapp.ui.theme import apply_theme
 from tests.hubserver import Fault, HubServer

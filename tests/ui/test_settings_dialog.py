@@ -329,7 +329,7 @@ def test_workers_tab_edits_the_worker_list_and_the_split(qtbot: QtBot) -> None:
     page.check_button.click()
     qtbot.waitUntil(lambda: "answered" in page.status.text(), timeout=5000)
     assert asked == [["10.0.0.2:50052", "10.0.0.3:50052"]]
-    assert "CPU: 8.0 GB free of 16.0 GB" in page.list.item(0).text()
+    assert "CPU: 8 GB free of 16 GB" in page.list.item(0).text()
     assert "not reachable: connection refused" in page.list.item(1).text()
     assert page.status.text() == "1 of 2 workers answered."
 

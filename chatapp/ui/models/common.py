@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QWidget
 
-from chatapp.ui.model_bar import format_bytes
+from chatapp.core.units import format_bytes
 
 # Bidirectional overrides and isolates: a file name could use them to show its text reversed;
 # no model or repository name needs them.

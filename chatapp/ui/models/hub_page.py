@@ -29,12 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatapp.core.units import format_params
 from chatapp.engine.gguf_preflight import GGUFInfo
 from chatapp.models.hub_types import HubModelFile, HubRepo
 from chatapp.models.library import LibraryEntry
 from chatapp.services.background import Background
 from chatapp.services.download_service import DownloadService, download_key
-from chatapp.ui.model_bar import format_params
 from chatapp.ui.models.common import (
     error_text,
     hub_host,

@@ -10,8 +10,8 @@ import html
 
 from PySide6.QtCore import QObject
 
+from chatapp.core.units import format_bytes, format_params
 from chatapp.models.library import FileFacts, LibraryEntry
-from chatapp.ui.model_bar import format_bytes, format_params
 from chatapp.ui.models.common import one_line, plain
 
 #: Support check outcomes that mean the file cannot be loaded ("unknown" can: the check

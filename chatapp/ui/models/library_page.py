@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatapp.core.units import format_bytes, format_params
 from chatapp.models.library import (
     FileFacts,
     LibraryEntry,
@@ -37,7 +38,6 @@ from chatapp.models.library import (
     remove_model,
 )
 from chatapp.services.background import Background
-from chatapp.ui.model_bar import format_bytes, format_params
 from chatapp.ui.models.common import note_label, one_line, plain, setup_table
 from chatapp.ui.models.library_details import NOT_LOADABLE, LibraryDetails, rows_html
 

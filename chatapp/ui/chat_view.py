@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from chatapp.engine.remote import server_label
 from chatapp.storage.entities import Branch, Message
 from chatapp.ui.message_view import MessageView
 
@@ -227,6 +228,9 @@ class MessageCard(QFrame):
         ]
         if p.get("model_file"):
             parts.append(str(p["model_file"]))
+        elif p.get("remote_model"):
+            # A server's model: its name and where it ran (chatapp.engine.remote.server_label).
+            parts.append(server_label(str(p["remote_model"]), str(p.get("endpoint") or "")))
         if p.get("seed") is not None:
             parts.append(self.tr("seed {seed}").format(seed=p["seed"]))
         return " · ".join(parts)

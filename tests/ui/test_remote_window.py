@@ -149,6 +149,9 @@ def test_chat_with_a_served_model_then_back_to_the_local_one(
     assert (prov["endpoint"], prov["remote_model"], prov["model_file"]) == (endpoint, ALIAS,
                                                                            None)
     assert prov["generated_tokens"] == len(grew) and prov["seed"] == 1
+    # The reply's footer names the served model and where it ran.
+    qtbot.waitUntil(lambda: f"{ALIAS} @ 127.0.0.1:" in window.chat.cards[-1].footer.text(),
+                    timeout=10_000)
 
     # The panel shows the stored reply: the server's top candidates for each token.
     qtbot.waitUntil(lambda: window.inside.message_id() == reply.id, timeout=10_000)

@@ -12,7 +12,6 @@ import http.server
 import json
 import os
 import queue
-import socket
 import stat
 import subprocess
 import sys
@@ -44,18 +43,12 @@ from chatapp.engine.remote import (
 from chatapp.paths import config_path, write_config_value
 from chatapp.storage import records as record_codec
 from chatapp.storage.reply_writer import provenance_from_done
+from tests.net import free_port
 
 ALIAS = "smollm2-135m"
 KEY = "test-key-0123"
 GREEDY = SamplingSettings(temperature=0.0, max_tokens=8)
 PROMPT = [{"role": "user", "content": "Name three colors."}]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class LlamaServer:

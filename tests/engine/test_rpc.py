@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from chatapp.engine import rpc
 from chatapp.engine.client import EngineClient, EngineError, describe_exit, rpc_failure
 from chatapp.storage import ChatStore
 from chatapp.storage.reply_writer import ReplyWriter
+from tests.net import free_port
 
 pytestmark = pytest.mark.skipif(not rpc.rpc_supported(),
                                 reason="llama.cpp built without -DGGML_RPC=on")
@@ -33,12 +33,6 @@ GREEDY = SamplingSettings(temperature=0.0, seed=7, max_tokens=16)
 
 
 # -- real worker processes ---------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any
 
 from chatapp.paths import models_dir
 from tests.hubserver import Fault, HubServer
+from tests.net import free_port
 
 STARTER_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
@@ -122,9 +122,7 @@ def test_import_remove_and_errors(
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "not found" in missing.stderr.lower()
 
-    with socket.socket() as s:  # a port nobody listens on: the Hub is unreachable
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nobody listens there: the Hub is unreachable
     offline = _run("search", "x", endpoint=f"http://127.0.0.1:{port}")
     assert offline.returncode == 1 and "Traceback" not in offline.stderr
     assert offline.stderr.startswith("chatapp: error: ")

@@ -15,7 +15,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -42,6 +41,7 @@ from chatapp.models.hub_types import HubFilePart, HubModelFile
 from chatapp.models.starter import STARTER
 from chatapp.paths import cache_dir, models_dir
 from tests.hubserver import Fault, HubServer
+from tests.net import free_port
 
 REPO = "tester/tiny-GGUF"
 ROOT = Path(__file__).resolve().parents[2]
@@ -531,9 +531,7 @@ def test_gated_repo_needs_a_token(hub_server: HubServer, small_gguf: Path) -> No
 
 
 def test_unreachable_hub_is_offline(small_gguf: Path) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     file = HubModelFile(REPO, "0" * 40, "tiny.gguf", None,
                         (HubFilePart("tiny.gguf", small_gguf.stat().st_size, _sha(small_gguf)),))
 

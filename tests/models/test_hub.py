@@ -29,6 +29,7 @@ from chatapp.models.hub import (
 )
 from chatapp.models.hub_types import HubFilePart, HubModelFile
 from tests.hubserver import Fault, HubServer
+from tests.net import free_port
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes, every offset distinguishable
 
@@ -70,10 +71,7 @@ def catalog(hub_server: HubServer) -> HubServer:
 
 
 def _closed_port_endpoint() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 # -- the test server itself ---------------------------------------------------------------

@@ -24,7 +24,8 @@ from chatapp.services.store_service import Changed, StoreService
 from chatapp.storage.entities import Message
 from chatapp.ui.main_window import MainWindow
 from chatapp.ui.remote_dialog import RemoteDialog
-from tests.engine.test_remote import ALIAS, KEY, LlamaServer, free_port
+from tests.engine.test_remote import ALIAS, KEY, LlamaServer
+from tests.net import free_port
 
 GREEDY = SamplingSettings(temperature=0.0, max_tokens=12, seed=1).to_dict()
 

@@ -16,7 +16,8 @@ from chatapp.services.engine_service import EngineService
 from chatapp.services.store_service import StoreService
 from chatapp.storage.repository import ChatStore
 from chatapp.ui.main_window import MainWindow
-from tests.engine.test_rpc import Worker, free_port, start_worker, stop_worker
+from tests.engine.test_rpc import Worker, start_worker, stop_worker
+from tests.net import free_port
 
 
 @pytest.fixture

@@ -140,9 +140,11 @@ def _parser() -> argparse.ArgumentParser:
 
     sessions.set_defaults(handler=sessions_help)
 
+    from chatapp.cli_engine import add_engine_parser
     from chatapp.cli_models import add_models_parser
 
     add_models_parser(sub)
+    add_engine_parser(sub)
 
     render = sub.add_parser(
         "render", help="draw a Markdown file or a stored conversation to a PNG (offscreen)",

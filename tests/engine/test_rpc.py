@@ -24,8 +24,10 @@ from chatapp.storage import ChatStore
 from chatapp.storage.reply_writer import ReplyWriter
 from tests.net import free_port
 
-pytestmark = pytest.mark.skipif(not rpc.rpc_supported(),
-                                reason="llama.cpp built without -DGGML_RPC=on")
+#: The tests that run real workers.  Without RPC they cannot run; test_this_build_has_rpc then
+#: fails, once, with the fix, instead of every one of them failing the same way.
+needs_rpc = pytest.mark.skipif(not rpc.rpc_supported(),
+                               reason="llama.cpp built without RPC: see test_this_build_has_rpc")
 
 ROOT = Path(__file__).resolve().parents[2]
 STORY = [{"role": "user", "content": "Tell me a long story about a lighthouse keeper."}]
@@ -128,9 +130,19 @@ def layer_sets(model: dict[str, Any]) -> list[list[int]]:
     return out
 
 
+def test_this_build_has_rpc() -> None:
+    # The README's install commands promise RPC (`chatapp engine --ensure-rpc` sees to it even
+    # when pip's cache holds an older build without it); without it, half of this file is
+    # skipped, so that must be a failure, not a quiet skip.
+    assert rpc.rpc_supported(), (
+        "llama-cpp-python was built without RPC, so the worker tests were skipped: run "
+        "`chatapp engine --ensure-rpc` (or the README's install command)")
+
+
 # -- splitting ------------------------------------------------------------------------------------
 
 
+@needs_rpc
 def test_worker_prints_what_it_serves_on_loopback(workers: list[Worker]) -> None:
     text = "\n".join(workers[0].lines)
     assert "CPU:" in text and "GB" in text and "RAM available" in text
@@ -140,6 +152,7 @@ def test_worker_prints_what_it_serves_on_loopback(workers: list[Worker]) -> None
     assert "Starting RPC server" in workers[0].stderr()  # llama.cpp's own banner, on stderr
 
 
+@needs_rpc
 def test_split_over_two_workers_gives_the_local_greedy_tokens(
     client: EngineClient, workers: list[Worker], starter_model: Path
 ) -> None:
@@ -169,6 +182,7 @@ def test_split_over_two_workers_gives_the_local_greedy_tokens(
     assert remote == local
 
 
+@needs_rpc
 def test_split_proportions_move_the_layers(
     client: EngineClient, workers: list[Worker], starter_model: Path
 ) -> None:
@@ -189,6 +203,7 @@ def test_split_proportions_move_the_layers(
     assert "2 devices" in err.value.message
 
 
+@needs_rpc
 def test_workers_are_probed_without_loading(
     client: EngineClient, workers: list[Worker], starter_model: Path
 ) -> None:
@@ -212,6 +227,7 @@ def test_workers_are_probed_without_loading(
     assert rpc.probe_worker(a).devices  # free again once the model is gone
 
 
+@needs_rpc
 def test_an_unreachable_worker_is_an_error_not_an_abort(
     client: EngineClient, workers: list[Worker], starter_model: Path
 ) -> None:
@@ -227,6 +243,7 @@ def test_an_unreachable_worker_is_an_error_not_an_abort(
     assert client.load(starter_model, n_ctx=512)["model"]["rpc"] == []
 
 
+@needs_rpc
 def test_chat_command_splits_over_workers(workers: list[Worker], starter_model: Path) -> None:
     endpoints = ",".join(w.endpoint for w in workers)
     out = subprocess.run(
@@ -249,6 +266,7 @@ def test_chat_command_splits_over_workers(workers: list[Worker], starter_model: 
 # -- a worker that dies mid-reply ---------------------------------------------------------------
 
 
+@needs_rpc
 def test_worker_killed_mid_reply_loses_nothing_stored(
     tmp_path: Path, starter_model: Path
 ) -> None:
@@ -312,6 +330,7 @@ def test_worker_killed_mid_reply_loses_nothing_stored(
         assert stop_worker(keeper) == 0
 
 
+@needs_rpc
 def test_worker_gone_while_idle_does_not_stop_a_local_load(
     tmp_path: Path, workers: list[Worker], starter_model: Path
 ) -> None:
@@ -338,6 +357,7 @@ def test_worker_gone_while_idle_does_not_stop_a_local_load(
     assert f"worker {extra.endpoint} is gone" in log and "SIGABRT" not in log
 
 
+@needs_rpc
 def test_worker_on_every_interface_warns_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_port()
     worker = start_worker(tmp_path, f"0.0.0.0:{port}", "--no-cache")
@@ -350,6 +370,7 @@ def test_worker_on_every_interface_warns_and_stops_cleanly(tmp_path: Path) -> No
     assert "anyone who can reach port" in err and "no password and no encryption" in err
 
 
+@needs_rpc
 def test_worker_refuses_a_taken_port_and_an_unknown_device(workers: list[Worker]) -> None:
     base = [sys.executable, "-m", "chatapp", "worker"]
     taken = subprocess.run([*base, "--listen", workers[0].endpoint], capture_output=True,

@@ -16,7 +16,7 @@ from chatapp.services.engine_service import EngineService
 from chatapp.services.store_service import StoreService
 from chatapp.storage.repository import ChatStore
 from chatapp.ui.main_window import MainWindow
-from tests.engine.test_rpc import Worker, start_worker, stop_worker
+from tests.engine.test_rpc import Worker, needs_rpc, start_worker, stop_worker
 from tests.net import free_port
 
 
@@ -36,6 +36,7 @@ def _query(qtbot: QtBot, store: StoreService, fn: object) -> object:
     return box[0]
 
 
+@needs_rpc
 def test_split_over_workers_from_the_window_and_a_worker_lost_mid_reply(
         qtbot: QtBot, engine: EngineService, store: StoreService, starter_model: Path,
         two_workers: list[Worker]) -> None:

@@ -31,7 +31,9 @@ def _engine(args: argparse.Namespace) -> int:
 
     try:
         if args.ensure_rpc:
-            facts = ensure_rpc(say=(lambda _text: None) if args.json else print)
+            # flush: pip's own output goes straight to the terminal, ours must come before it.
+            facts = ensure_rpc(say=(lambda _text: None) if args.json
+                               else (lambda text: print(text, flush=True)))
         else:
             facts = probe()
     except BuildError as exc:

@@ -10,18 +10,21 @@ as server-sent events (`data:` lines, ended by `data: [DONE]`).  Proxy variables
 
 How the protocol maps onto the server (the additions to protocol.py for a remote model):
 
-    load       {"base_url": STR, "model": STR, "api_key": STR|null, "stored_key": BOOL}
+    load       {"base_url": STR, "model": STR, "api_key": STR|null, "stored_key": BOOL,
+                "probabilities": BOOL (default true)}
                → GET <base>/models; the model must be listed (with one model served, an empty
                "model" takes it).  `loaded.model` = {"name", "backend": "remote", "endpoint",
                "n_ctx" (vLLM's max_model_len, llama-server's /props; else null), the other
                fields of a local model null, plus what the server's list says about the
                model ("n_ctx_train", "parameters", "size_bytes", "n_vocab" from llama-server's
-               "meta", "owned_by")}; `loaded.sha256` is null.  With `stored_key` and no
-               `api_key`, the key saved for the base URL (chatapp.core.secrets) is used.
+               "meta", "owned_by"), "probabilities"}; `loaded.sha256` is null.  With
+               `stored_key` and no `api_key`, the key saved for the base URL
+               (chatapp.core.secrets) is used.
     generate   → POST <base>/chat/completions, "stream": true, with the sampling settings as
-               `request_fields` maps them; with "records": true also "logprobs": true and
-               "top_logprobs": min(top_n, 20).  No `context` event (the server fits the prompt;
-               its size is known only from the usage at the end, when the server sends it).
+               `request_fields` maps them; with "records": true (and "probabilities" at load)
+               also "logprobs": true and "top_logprobs": min(top_n, 20).  No `context` event
+               (the server fits the prompt; its size is known only from the usage at the end,
+               when the server sends it).
                "continue_reply": true is refused ("remote_unsupported"): the OpenAI API has no
                portable way to extend an assistant message.
     attention, devices → "remote_unsupported" (they need llama.cpp in this app's process).
@@ -536,6 +539,9 @@ class _Target:
     api_key: str | None = field(default=None, repr=False)
     n_ctx: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: Ask for logprobs (the sampling view's records): llama-cpp-python's server sorts the
+    #: whole vocabulary per token for them and generates about 3x slower.
+    probabilities: bool = True
 
 
 class _Stream:
@@ -714,11 +720,12 @@ class RemoteEngine:
                     sock.shutdown(socket.SHUT_RDWR)
 
     def load(self, base_url: str, model: str, api_key: str | None = None, *,
-             stored_key: bool = False, timeout: float | None = 60.0) -> dict[str, Any]:
+             stored_key: bool = False, probabilities: bool = True,
+             timeout: float | None = 60.0) -> dict[str, Any]:
         """Choose a server and model and check that it is served; returns the `loaded` event.
-        Raises RemoteError."""
+        Without `probabilities`, replies are asked for without logprobs.  Raises RemoteError."""
         return self._call("load", "loaded", timeout, base_url=base_url, model=model,
-                          api_key=api_key, stored_key=stored_key)
+                          api_key=api_key, stored_key=stored_key, probabilities=probabilities)
 
     def generate(
         self,
@@ -857,8 +864,9 @@ class RemoteEngine:
                               f"named “{_shown(model, 80)}” (it serves: {served}): choose "
                               "one of those.")
         n_ctx = _served_context(ep, api_key, entry, self.connect_timeout)
-        info = _model_dict(ep, model, entry, n_ctx)
-        self._target = _Target(ep, model, api_key, n_ctx, info)
+        probabilities = bool(fields.get("probabilities", True))
+        info = _model_dict(ep, model, entry, n_ctx) | {"probabilities": probabilities}
+        self._target = _Target(ep, model, api_key, n_ctx, info, probabilities)
         return {"type": "loaded", "id": req_id, "model": info, "sha256": None,
                 "load_ms": round((time.perf_counter() - t0) * 1000, 1)}
 
@@ -878,7 +886,7 @@ class RemoteEngine:
             top_n = max(1, min(int(fields.get("top_n", MAX_TOP_LOGPROBS)), MAX_TOP_LOGPROBS))
         except (KeyError, TypeError, ValueError) as exc:
             return protocol.error(req_id, "bad_request", str(exc))
-        records = bool(fields.get("records", True))
+        records = bool(fields.get("records", True)) and target.probabilities
         seed = sampling.seed if sampling.seed is not None else random.randrange(2**31)
         body: dict[str, Any] = {
             "model": target.model, "messages": messages, "stream": True,

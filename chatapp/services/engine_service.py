@@ -95,11 +95,13 @@ class EngineService(QObject):
         self._active = self.client
         return self.client.send("load", path=str(path), **settings)
 
-    def load_remote(self, base_url: str, model: str, *, api_key: str | None = None) -> str:
+    def load_remote(self, base_url: str, model: str, *, api_key: str | None = None,
+                    probabilities: bool = True) -> str:
         """Use `model` on the OpenAI-compatible server at `base_url` from now on; returns the
         request id of its `loaded`/`error` event.  Without `api_key`, the key saved for the
-        server is used (read on the engine's thread: a keyring can be slow).  The local model
-        is unloaded, to give its memory back."""
+        server is used (read on the engine's thread: a keyring can be slow).  Without
+        `probabilities`, replies come without token probabilities (faster on some servers).
+        The local model is unloaded, to give its memory back."""
         if self.remote is None:
             self.remote = RemoteEngine(on_event=self._from_remote)
         was_local = not self.is_remote
@@ -107,7 +109,7 @@ class EngineService(QObject):
         if was_local and self.client.alive:
             self.client.send("unload")  # its answer is not relayed: the server is active now
         return self.remote.send("load", base_url=base_url, model=model, api_key=api_key,
-                                stored_key=api_key is None)
+                                stored_key=api_key is None, probabilities=probabilities)
 
     def generate(self, messages: list[dict[str, str]], sampling: SamplingSettings, *,
                  continue_reply: bool = False) -> str:

@@ -688,9 +688,11 @@ class MainWindow(QMainWindow):
         self._load_id = self.engine.load(path, **self._load_kwargs)
         self.sig_model_chosen.emit(path)
 
-    def load_remote(self, base_url: str, model: str, api_key: str | None = None) -> None:
+    def load_remote(self, base_url: str, model: str, api_key: str | None = None,
+                    probabilities: bool = True) -> None:
         """Chat with `model` on the OpenAI-compatible server at `base_url` (the saved key is
-        used when `api_key` is None); a local `load_model` switches back."""
+        used when `api_key` is None; without `probabilities`, replies come without token
+        probabilities); a local `load_model` switches back."""
         if self._busy:
             self.statusBar().showMessage(self.tr("Stop the reply before changing the model."))
             return
@@ -699,7 +701,8 @@ class MainWindow(QMainWindow):
         self._model_name = server_label(model, base_url)
         self.model_bar.show_loading(self._model_name)
         self._show_empty_state()
-        self._load_id = self.engine.load_remote(base_url, model, api_key=api_key)
+        self._load_id = self.engine.load_remote(base_url, model, api_key=api_key,
+                                                probabilities=probabilities)
 
     def _retry_load(self, overrides: dict[str, Any]) -> None:
         """Load the same model again with less memory (the user's choice after running out).

@@ -48,26 +48,28 @@ class RemoteDialog(QDialog):
     """Choose a model on an OpenAI-compatible server.
 
     Signals:
-        sig_connect(str, str, object, bool): base URL, model, the API key typed (None when the
-            field was left empty: the saved key, if any, is used), and whether to remember the
-            typed key.
+        sig_connect(str, str, object, bool, bool): base URL, model, the API key typed (None
+            when the field was left empty: the saved key, if any, is used), whether to remember
+            the typed key, and whether to ask for token probabilities.
         sig_forget_key(str): the user asked to forget the key saved for this base URL.
 
     Attributes:
         url_edit, key_edit, remember_box: the server's address, its API key (a password
             field) and "Remember the key".
+        probabilities_box: "Ask for token probabilities" (the sampling view's data; some
+            servers generate much slower with it).
         list_button, forget_button: "List models", "Forget the saved key".
         model_list: the server's models after listing.
         status_label: what is happening, or what went wrong (plain text).
         buttons: Connect / Cancel.
     """
 
-    sig_connect = Signal(str, str, object, bool)
+    sig_connect = Signal(str, str, object, bool, bool)
     sig_forget_key = Signal(str)
     _sig_listed = Signal(int, object)
 
     def __init__(self, parent: QWidget | None = None, base_url: str = "",
-                 model: str = "") -> None:
+                 model: str = "", probabilities: bool = True) -> None:
         """An empty dialog, or one filled in with a saved server (its models are listed at
         once, and `model` is selected when the server still serves it)."""
         super().__init__(parent)
@@ -84,6 +86,8 @@ class RemoteDialog(QDialog):
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.remember_box = QCheckBox(self)
         self.remember_box.setChecked(True)
+        self.probabilities_box = QCheckBox(self)
+        self.probabilities_box.setChecked(probabilities)
         self.list_button = QPushButton(self)
         self.list_button.clicked.connect(self.list_models)
         self.forget_button = QPushButton(self)
@@ -116,6 +120,7 @@ class RemoteDialog(QDialog):
         layout.addLayout(form)
         layout.addLayout(list_row)
         layout.addWidget(self.model_list, 1)
+        layout.addWidget(self.probabilities_box)
         layout.addWidget(self.status_label)
         layout.addWidget(self.buttons)
         self.resize(520, 420)
@@ -238,7 +243,7 @@ class RemoteDialog(QDialog):
         if model is None or self._problem() is not None:
             return
         self.sig_connect.emit(self.base_url(), model, self.api_key(),
-                              self.remember_box.isChecked())
+                              self.remember_box.isChecked(), self.probabilities_box.isChecked())
         super().accept()
 
     # --- translation ---------------------------------------------------------------------------
@@ -260,5 +265,11 @@ class RemoteDialog(QDialog):
                                           "file only you can read)"))
         self.forget_button.setText(self.tr("Forget the saved key"))
         self.list_button.setText(self.tr("List models"))
+        self.probabilities_box.setText(self.tr("Ask for token probabilities (for the sampling "
+                                               "view)"))
+        self.probabilities_box.setToolTip(self.tr(
+            "The server sends each token's most likely candidates, which the Inside panel "
+            "shows. Some servers generate much slower with them (llama-cpp-python's: about "
+            "3 times); llama-server does not."))
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setText(self.tr("Connect"))

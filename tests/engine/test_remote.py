@@ -217,6 +217,20 @@ def test_top_logprobs_are_the_local_raw_distribution(server: LlamaServer,
     assert stored[1]["stages"][0]["top"][0][1] == tokens[1]["stages"][0]["top"][0][1]
 
 
+def test_with_probabilities_off_the_same_reply_comes_without_logprobs(
+        server: LlamaServer) -> None:
+    with RemoteEngine() as remote:
+        assert remote.load(server.url, ALIAS, KEY)["model"]["probabilities"] is True
+        with_them = list(remote.generate(PROMPT, GREEDY, top_n=5))
+        loaded = remote.load(server.url, ALIAS, KEY, probabilities=False)
+        without = list(remote.generate(PROMPT, GREEDY, top_n=5))  # records asked for: refused
+    assert loaded["model"]["probabilities"] is False
+    assert without[-1]["text"] == with_them[-1]["text"] and without[-1]["text"].strip()
+    tokens = [e for e in without if e["type"] == "token"]
+    assert tokens and all("stages" not in t and "chosen_p" not in t for t in tokens)
+    assert "records_blob" not in without[-1] and "records_blob" in with_them[-1]
+
+
 def test_cancel_closes_the_stream_and_the_server_goes_on(server: LlamaServer,
                                                          remote: RemoteEngine) -> None:
     remote.load(server.url, ALIAS, KEY)

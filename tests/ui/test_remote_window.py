@@ -121,7 +121,8 @@ def test_chat_with_a_served_model_then_back_to_the_local_one(
     assert "remote" in window.model_bar.summary_text()
     assert endpoint in window.model_bar.summary_text()
     # The server is saved without its key; the key went to the private file.
-    assert read_config_value("remote_servers") == [{"url": server.url, "model": ALIAS}]
+    assert read_config_value("remote_servers") == [
+        {"url": server.url, "model": ALIAS, "probabilities": True}]
     qtbot.waitUntil(lambda: secrets.secrets_path().exists(), timeout=10_000)
     assert secrets.load_api_key(server.url) == KEY and KEY not in config_path().read_text()
     qtbot.waitUntil(lambda: any("readable only by you" in m for m in said), timeout=10_000)
@@ -195,6 +196,37 @@ def test_chat_with_a_served_model_then_back_to_the_local_one(
         == [True]
     again = _send(qtbot, window, "Name a fruit.")
     assert (again.provenance or {}).get("remote_model") == ALIAS
+
+
+def test_token_probabilities_can_be_turned_off_per_server(
+        qtbot: QtBot, window: MainWindow, server: LlamaServer) -> None:
+    # Some servers generate ~3x slower with logprobs: the user may choose speed.
+    dialog = _connect(qtbot, window, server, KEY)
+    assert dialog.probabilities_box.isChecked()  # on unless turned off
+    dialog.probabilities_box.setChecked(False)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    assert _loaded(qtbot, window)["probabilities"] is False
+    qtbot.waitUntil(lambda: window._ready, timeout=30_000)
+    assert read_config_value("remote_servers") == [
+        {"url": server.url, "model": ALIAS, "probabilities": False}]
+    _conversation(qtbot, window)
+    reply = _send(qtbot, window, "Name three colors.")
+    assert reply.status == "complete" and reply.content.strip()
+    qtbot.waitUntil(lambda: window.inside.message_id() == reply.id, timeout=10_000)
+    sampling = window.inside.sampling
+    assert sampling.record_count() == 0
+    qtbot.waitUntil(lambda: "has no token probabilities" in sampling.info_label.text(),
+                    timeout=10_000)
+    # The choice is remembered: the dialog opens with it, the model menu connects with it.
+    window.model_bar.connect_action.trigger()
+    reopened = window.remote.dialog
+    assert reopened is not None and not reopened.probabilities_box.isChecked()
+    reopened.reject()
+    window.load_model(server.model)
+    qtbot.waitUntil(lambda: window._ready and not window.engine.is_remote, timeout=60_000)
+    next(a for a in window.model_bar.model_menu.actions() if "@" in a.text()).trigger()
+    qtbot.waitUntil(lambda: window._ready and window.engine.is_remote, timeout=30_000)
+    assert window.model_bar._state.model["probabilities"] is False
 
 
 def test_errors_show_in_the_model_bar_and_the_dialog(

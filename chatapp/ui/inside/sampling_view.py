@@ -197,6 +197,8 @@ class SamplingView(QWidget):
         self._streaming = False
         self._timer.stop()
         self._flush()
+        if not self._records:  # say why there is nothing to show, now that nothing will come
+            self._show_selection()
         self._update_branch_button()
 
     def clear(self) -> None:
@@ -287,9 +289,15 @@ class SamplingView(QWidget):
         settings = self.controls.settings()
         self._update_explanation(settings)
         if record is None:
-            self.info_label.setText(self.tr("Select a token of the reply to see how it was "
-                                             "drawn.") if self._records else
-                                    self.tr("No reply selected."))
+            if self._records:
+                info = self.tr("Select a token of the reply to see how it was drawn.")
+            elif self._message_id is not None and not self._streaming:
+                info = self.tr("This reply has no token probabilities: it was imported or "
+                               "written by hand, or a server sent none (ask for them in "
+                               "Connect to a server…).")
+            else:
+                info = self.tr("No reply selected.")
+            self.info_label.setText(info)
             self.bars.set_rows([])
             self.formula_label.clear()
             self.note_label.clear()

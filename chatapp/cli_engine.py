@@ -27,8 +27,13 @@ def add_engine_parser(sub: Any) -> None:
 
 
 def _engine(args: argparse.Namespace) -> int:
+    import sys
+
     from chatapp.engine.build import BuildError, ensure_rpc, probe
 
+    if getattr(sys, "frozen", False):  # the packaged app: no interpreter or pip to run
+        raise CliError("engine: the packaged app carries its own llama.cpp build; "
+                       "`chatapp models devices` shows what it can use")
     try:
         if args.ensure_rpc:
             # flush: pip's own output goes straight to the terminal, ours must come before it.

@@ -47,6 +47,13 @@ def test_engine_command_prints_the_build(capsys: pytest.CaptureFixture[str]) -> 
     assert facts["rpc"] == bool(llama_cpp.llama_supports_rpc())
 
 
+def test_the_packaged_app_refuses_plainly(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert main(["engine", "--ensure-rpc"]) == 1
+    assert "packaged app carries its own llama.cpp" in capsys.readouterr().err
+
+
 @pytest.mark.skipif(not llama_cpp.llama_supports_rpc(), reason="this build has no RPC")
 def test_a_build_with_rpc_is_left_alone(capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[list[str]] = []

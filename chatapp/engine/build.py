@@ -86,7 +86,9 @@ def rpc_cmake_args(facts: BuildFacts, user_args: str = "") -> list[str]:
     current build has (a rebuild must not silently drop CUDA for RPC).
     """
     args = shlex.split(user_args)
-    named = {a.split("=", 1)[0].removeprefix("-D") for a in args if a.startswith("-D")}
+    # "-DNAME=value" or "-DNAME:TYPE=value"
+    named = {a.split("=", 1)[0].split(":", 1)[0].removeprefix("-D") for a in args
+             if a.startswith("-D")}
     wanted = ["GGML_RPC"] + [option for backend, option in _BACKEND_OPTIONS.items()
                              if backend in facts.gpu_backends]
     return args + [f"-D{option}=on" for option in wanted if option not in named]

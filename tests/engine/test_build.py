@@ -76,6 +76,7 @@ def test_cmake_args_add_rpc_and_keep_the_gpu_and_the_users_options() -> None:
     # The user's options come first and win (their own CUDA setting is not overridden).
     assert build.rpc_cmake_args(cuda, '-DGGML_NATIVE=OFF -DGGML_CUDA=ON "-DX=a b"') == [
         "-DGGML_NATIVE=OFF", "-DGGML_CUDA=ON", "-DX=a b", "-DGGML_RPC=on"]
+    assert build.rpc_cmake_args(cpu, "-DGGML_RPC:BOOL=ON") == ["-DGGML_RPC:BOOL=ON"]
     # Metal is on by default on macOS: nothing to add for it.
     assert build.rpc_cmake_args(BuildFacts("0.3.36", False, ("Metal",))) == ["-DGGML_RPC=on"]
 

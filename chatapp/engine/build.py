@@ -63,9 +63,18 @@ class BuildFacts:
     gpu_backends: tuple[str, ...]
 
 
+def _call(run: Runner, cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    """`run(cmd, text=True, **kw)`; an interpreter that cannot be started, or a child that
+    hangs past its timeout, is a BuildError like any other failure."""
+    try:
+        return run(cmd, text=True, **kw)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise BuildError(f"could not run {cmd[0]} {' '.join(cmd[1:3])}: {exc}") from None
+
+
 def probe(python: str = sys.executable, run: Runner = subprocess.run) -> BuildFacts:
     """The build that `python` imports, read in a child process (BuildError if it cannot)."""
-    done = run([python, "-c", _PROBE], capture_output=True, text=True, timeout=300)
+    done = _call(run, [python, "-c", _PROBE], capture_output=True, timeout=300)
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
@@ -102,8 +111,7 @@ def cache_key(version: str, cmake_args: Sequence[str], python_tag: str, platform
 
 def pip_cache_dir(python: str = sys.executable, run: Runner = subprocess.run) -> Path | None:
     """pip's cache folder for `python`; None when pip's cache is off (PIP_NO_CACHE_DIR...)."""
-    done = run([python, "-m", "pip", "cache", "dir"], capture_output=True, text=True,
-               timeout=120)
+    done = _call(run, [python, "-m", "pip", "cache", "dir"], capture_output=True, timeout=120)
     text = done.stdout.strip()
     return Path(text) if done.returncode == 0 and text else None
 
@@ -134,8 +142,8 @@ def ensure_rpc(python: str = sys.executable, env: Mapping[str, str] | None = Non
             wheel = _keep(wheel, folder, say)
         else:
             say(f"Installing llama-cpp-python {facts.version} with RPC from {wheel}.")
-        done = run([python, "-m", "pip", "install", "--force-reinstall", "--no-deps",
-                    str(wheel)], text=True, env=env)
+        done = _call(run, [python, "-m", "pip", "install", "--force-reinstall", "--no-deps",
+                           str(wheel)], env=env)
         if done.returncode != 0:
             raise BuildError(f"pip could not install {wheel} (exit status {done.returncode})")
     after = probe(python, run)
@@ -152,9 +160,9 @@ def _python_tag(python: str, run: Runner) -> tuple[str, str]:
     """The interpreter's ABI tag and platform, which a compiled wheel is bound to."""
     if python == sys.executable:
         return sys.implementation.cache_tag or "", sysconfig.get_platform()
-    done = run([python, "-c", "import sys, sysconfig; "
-                "print(sys.implementation.cache_tag); print(sysconfig.get_platform())"],
-               capture_output=True, text=True, timeout=120)
+    done = _call(run, [python, "-c", "import sys, sysconfig; "
+                       "print(sys.implementation.cache_tag); print(sysconfig.get_platform())"],
+                 capture_output=True, timeout=120)
     lines = done.stdout.split()
     if done.returncode != 0 or len(lines) != 2:
         raise BuildError(f"could not ask {python} for its version and platform")
@@ -174,10 +182,10 @@ def _build(python: str, version: str, args: list[str], env: dict[str, str], out:
         "(about 10 minutes on two cores; once per machine)...")
     # --no-cache-dir: pip's cache would hand back the build without RPC.  --no-binary: an extra
     # index with prebuilt wheels (without RPC) must not be taken instead of the source.
-    done = run([python, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
-                "--no-binary", DISTRIBUTION, "--wheel-dir", str(out),
-                f"{DISTRIBUTION}=={version}"],
-               text=True, env=dict(env, CMAKE_ARGS=shlex.join(args)))
+    done = _call(run, [python, "-m", "pip", "wheel", "--no-deps", "--no-cache-dir",
+                       "--no-binary", DISTRIBUTION, "--wheel-dir", str(out),
+                       f"{DISTRIBUTION}=={version}"],
+                 env=dict(env, CMAKE_ARGS=shlex.join(args)))
     wheels = sorted(out.glob("*.whl"))
     if done.returncode != 0 or not wheels:
         raise BuildError(f"compiling llama-cpp-python {version} failed (exit status "

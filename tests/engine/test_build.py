@@ -40,6 +40,11 @@ def _bare_python(tmp_path: Path) -> Path:
     return script
 
 
+def test_an_interpreter_that_does_not_exist_is_a_build_error(tmp_path: Path) -> None:
+    with pytest.raises(BuildError, match="could not run"):
+        build.probe(str(tmp_path / "no-such-python"))
+
+
 def test_engine_command_prints_the_build(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["engine", "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)

@@ -66,10 +66,10 @@ MAX_WORKERS = 16
 #: Seconds a probe waits to connect, and then for each answer.
 PROBE_TIMEOUT = 5.0
 
+#: One way to get RPC (chatapp.engine.build): it also keeps a GPU backend and dodges pip's cache.
 NO_RPC_MESSAGE = (
-    "This llama.cpp was built without RPC; reinstall with "
-    'CMAKE_ARGS="-DGGML_RPC=on" pip install --no-cache-dir --force-reinstall '
-    "llama-cpp-python==0.3.36 (without --no-cache-dir, pip reuses its earlier build)."
+    "This llama.cpp was built without RPC; run `chatapp engine --ensure-rpc`, which rebuilds "
+    'llama-cpp-python with CMAKE_ARGS="-DGGML_RPC=on" and keeps its GPU backend.'
 )
 
 # Wire format (ggml-rpc.cpp): a command byte, a uint64 request size, the request; the answer is
